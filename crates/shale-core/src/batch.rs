@@ -249,7 +249,15 @@ mod tests {
         assert_eq!(d.seq(), 42);
         let ops: Vec<_> = d.iter().collect();
         assert_eq!(ops.len(), 4);
-        assert_eq!(ops[1], BatchOp { kind: ValueKind::Delete, keyspace: 0, key: b"k2", value: b"" });
+        assert_eq!(
+            ops[1],
+            BatchOp {
+                kind: ValueKind::Delete,
+                keyspace: 0,
+                key: b"k2",
+                value: b""
+            }
+        );
         assert_eq!(ops[3].keyspace, 7);
     }
 
@@ -261,7 +269,10 @@ mod tests {
         b.put("b", "2").delete("c");
         a.append(&b);
         assert_eq!(a.count(), 3);
-        assert_eq!(WriteBatch::from_bytes(a.as_bytes()).unwrap().iter().count(), 3);
+        assert_eq!(
+            WriteBatch::from_bytes(a.as_bytes()).unwrap().iter().count(),
+            3
+        );
         a.clear();
         assert!(a.is_empty());
         assert_eq!(a, WriteBatch::new());
@@ -277,6 +288,13 @@ mod tests {
     }
 
     proptest! {
+    #![proptest_config(ProptestConfig {
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5AA1E),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
         #[test]
         fn decoding_garbage_never_panics(bytes: Vec<u8>) {
             if let Ok(b) = WriteBatch::from_bytes(&bytes) {

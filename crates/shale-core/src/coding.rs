@@ -162,6 +162,13 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+    #![proptest_config(ProptestConfig {
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5AA1E),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
         #[test]
         fn varint_roundtrip(v: u64) {
             let mut buf = Vec::new();
@@ -184,9 +191,15 @@ mod tests {
     #[test]
     fn overlong_varint_rejected() {
         assert_eq!(decode_varint64(&[0xff; 11]), None);
-        assert_eq!(decode_varint64(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]), None);
+        assert_eq!(
+            decode_varint64(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),
+            None
+        );
         assert_eq!(decode_varint32(&[0xff, 0xff, 0xff, 0xff, 0x10]), None);
-        assert_eq!(decode_varint32(&[0xff, 0xff, 0xff, 0xff, 0x0f]), Some((u32::MAX, 5)));
+        assert_eq!(
+            decode_varint32(&[0xff, 0xff, 0xff, 0xff, 0x0f]),
+            Some((u32::MAX, 5))
+        );
     }
 
     #[test]

@@ -223,10 +223,19 @@ mod tests {
         let a5 = make_internal_key(b"a", 5, ValueKind::Value);
         let a3 = make_internal_key(b"a", 3, ValueKind::Value);
         let at4 = LookupKey::new(b"a", 4);
-        assert_eq!(compare_internal_keys(at4.internal_key(), &a5), Ordering::Greater);
-        assert_eq!(compare_internal_keys(at4.internal_key(), &a3), Ordering::Less);
+        assert_eq!(
+            compare_internal_keys(at4.internal_key(), &a5),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_internal_keys(at4.internal_key(), &a3),
+            Ordering::Less
+        );
         let at5 = LookupKey::new(b"a", 5);
-        assert_eq!(compare_internal_keys(at5.internal_key(), &a5), Ordering::Less);
+        assert_eq!(
+            compare_internal_keys(at5.internal_key(), &a5),
+            Ordering::Less
+        );
     }
 
     #[test]
@@ -238,10 +247,20 @@ mod tests {
         assert!(parse_internal_key(&k).is_none());
         let ok = make_internal_key(b"k", MAX_SEQNO, ValueKind::Merge);
         let p = parse_internal_key(&ok).unwrap();
-        assert_eq!((p.user_key, p.seq, p.kind), (&b"k"[..], MAX_SEQNO, ValueKind::Merge));
+        assert_eq!(
+            (p.user_key, p.seq, p.kind),
+            (&b"k"[..], MAX_SEQNO, ValueKind::Merge)
+        );
     }
 
     proptest! {
+    #![proptest_config(ProptestConfig {
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5AA1E),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
         #[test]
         fn order_matches_tuple_order(
             ka in proptest::collection::vec(any::<u8>(), 0..6), sa in 0u64..1000,

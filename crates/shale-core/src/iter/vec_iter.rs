@@ -49,10 +49,7 @@ impl InternalIterator for VecIterator {
         self.pos = i.checked_sub(1);
     }
     fn next(&mut self) {
-        self.pos = self
-            .pos
-            .map(|p| p + 1)
-            .filter(|&p| p < self.entries.len());
+        self.pos = self.pos.map(|p| p + 1).filter(|&p| p < self.entries.len());
     }
     fn prev(&mut self) {
         self.pos = self.pos.and_then(|p| p.checked_sub(1));

@@ -1,1 +1,97 @@
-fn main() {}
+//! `shale`: the ShaleDB command-line tool, shaped like RocksDB's `ldb`.
+
+mod batch;
+mod commands;
+mod encoding;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Inspect, query and maintain a ShaleDB data directory.
+#[derive(Parser, Debug)]
+#[command(name = "shale", version, about)]
+struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, default_value = "./shale-data")]
+    db: PathBuf,
+    /// Read keys/values as hex and print them as hex (for binary data).
+    #[arg(long, global = true)]
+    hex: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Store KEY = VALUE.
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// fsync before returning.
+        #[arg(long)]
+        sync: bool,
+    },
+    /// Print the value of KEY (exit 1 if absent).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Delete KEY.
+    Delete {
+        /// The key.
+        key: String,
+        /// fsync before returning.
+        #[arg(long)]
+        sync: bool,
+    },
+    /// Print `key<TAB>value` lines in key order.
+    Scan {
+        /// First key (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last key (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only keys with this prefix.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        prefix: Option<String>,
+        /// Descending order.
+        #[arg(long)]
+        reverse: bool,
+        /// At most this many lines.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Read `put K V` / `get K` / `del K` lines from stdin; answer each with one line.
+    Batch {
+        /// Answer `OK` to a write only once it is durable (fsync).
+        #[arg(long)]
+        sync: bool,
+    },
+    /// Show the records of a write-ahead log file and any damage found.
+    DumpWal {
+        /// The `.log` file.
+        file: PathBuf,
+    },
+    /// Print the database's counters.
+    Stats,
+    /// Write and read sample data in the data directory: a first look at ShaleDB.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

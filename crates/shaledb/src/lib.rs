@@ -1,1 +1,44 @@
-//! placeholder
+//! ShaleDB: an embedded, durable, LSM-tree key-value store.
+//!
+//! ```
+//! use shaledb::{Db, Options, WriteBatch, WriteOptions};
+//!
+//! # fn main() -> shaledb::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put("user:1", r#"{"name":"Ada"}"#)?;
+//! assert_eq!(db.get("user:1")?.as_deref(), Some(&br#"{"name":"Ada"}"#[..]));
+//!
+//! let mut batch = WriteBatch::new();
+//! batch.put("user:2", "Grace").delete("user:1");
+//! db.write(batch, &WriteOptions::synced())?; // atomic, durable on return
+//!
+//! for item in db.prefix("user:") {
+//!     let (key, value) = item?;
+//!     println!("{key:?} = {value:?}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Durability: a write is acknowledged once it is in the write-ahead log handed to the
+//! OS (survives a process crash); with [`WriteOptions::sync`] also after an fsync
+//! (survives power loss). Concurrent writers share WAL writes and fsyncs (group commit).
+
+mod db;
+mod filenames;
+mod iter;
+mod options;
+mod recovery;
+mod snapshot;
+mod stats;
+mod write_queue;
+
+pub use bytes::Bytes;
+pub use db::Db;
+pub use iter::DbIterator;
+pub use options::{Options, WriteOptions};
+pub use shale_core::{Error, MAX_KEY_SIZE, MAX_VALUE_SIZE, Result, WriteBatch};
+pub use shale_fs::{FileSystem, MemFs, StdFs};
+pub use shale_wal::RecoveryMode;
+pub use snapshot::Snapshot;
+pub use stats::Stats;

@@ -1,0 +1,190 @@
+//! The `shale` binary: outputs, exit codes, the batch protocol, cross-process locking.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::disallowed_methods)] // tests inspect real directories directly
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn shale(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shale"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn put_get_delete_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path();
+    for (k, v) in [("b", "2"), ("a", "1"), ("c", "three and more"), ("ab", "x")] {
+        let o = shale(db, &["put", k, v]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "");
+    }
+    assert_eq!(stdout(&shale(db, &["get", "c"])), "three and more\n");
+    let missing = shale(db, &["get", "zzz"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stdout(&missing), "");
+    assert_eq!(stderr(&missing), "not found\n");
+
+    assert_eq!(
+        stdout(&shale(db, &["scan"])),
+        "a\t1\nab\tx\nb\t2\nc\tthree and more\n"
+    );
+    assert_eq!(
+        stdout(&shale(db, &["scan", "--reverse", "--limit", "2"])),
+        "c\tthree and more\nb\t2\n"
+    );
+    assert_eq!(
+        stdout(&shale(db, &["scan", "--from", "ab", "--to", "c"])),
+        "ab\tx\nb\t2\n"
+    );
+    assert_eq!(
+        stdout(&shale(db, &["scan", "--prefix", "a"])),
+        "a\t1\nab\tx\n"
+    );
+    assert!(shale(db, &["delete", "a", "--sync"]).status.success());
+    assert_eq!(shale(db, &["get", "a"]).status.code(), Some(1));
+}
+
+#[test]
+fn hex_mode_round_trips_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path();
+    assert!(
+        shale(db, &["--hex", "put", "00ff10", "deadbeef00"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&shale(db, &["--hex", "get", "00ff10"])),
+        "deadbeef00\n"
+    );
+    assert_eq!(
+        stdout(&shale(db, &["--hex", "scan"])),
+        "00ff10\tdeadbeef00\n"
+    );
+    let bad = shale(db, &["--hex", "get", "xyz"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = stderr(&bad);
+    assert!(
+        err.starts_with("error: ") && err.contains("hex") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn batch_protocol_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shale"))
+        .arg("--db")
+        .arg(dir.path())
+        .args(["batch", "--sync"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut ask = |line: &str| {
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        out.read_line(&mut answer).unwrap();
+        answer
+    };
+    // Each answer arrives before the next command is sent: the output is flushed.
+    assert_eq!(ask("put k1 hello world"), "OK\n");
+    assert_eq!(ask("get k1"), "hello world\n");
+    assert_eq!(ask("get k2"), "(nil)\n");
+    assert_eq!(ask("del k1"), "OK\n");
+    assert_eq!(ask("get k1"), "(nil)\n");
+    assert_eq!(ask("put k2 "), "OK\n");
+    assert_eq!(ask("get k2"), "\n");
+    let a = ask("frobnicate x");
+    assert!(
+        a.starts_with("ERR ") && a.contains("unknown command"),
+        "{a}"
+    );
+    assert!(ask("put onlykey").starts_with("ERR "));
+    assert!(ask("get").starts_with("ERR "));
+    assert_eq!(ask("put k3 v3"), "OK\n", "errors do not end the session");
+
+    // While the batch process holds the database, another process cannot open it.
+    let locked = shale(dir.path(), &["get", "k3"]);
+    assert_eq!(locked.status.code(), Some(2));
+    let err = stderr(&locked);
+    assert!(err.contains("locked") && err.contains("LOCK"), "{err}");
+
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(stdout(&shale(dir.path(), &["get", "k3"])), "v3\n");
+}
+
+#[test]
+fn dump_wal_shows_records() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        shale(dir.path(), &["put", "alpha", "beta"])
+            .status
+            .success()
+    );
+    let log = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let o = shale(dir.path(), &["dump-wal", log.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("alpha") && text.contains("beta"), "{text}");
+
+    let garbage = dir.path().join("garbage.log");
+    std::fs::write(&garbage, b"this is not a write-ahead log at all").unwrap();
+    let o = shale(dir.path(), &["dump-wal", garbage.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn errors_are_one_line_without_backtraces() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = shale(&file, &["get", "k"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_runs_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data");
+    let first = shale(&db, &["demo"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("run number 1"));
+    let second = shale(&db, &["demo"]);
+    assert!(
+        stdout(&second).contains("run number 2"),
+        "{}",
+        stdout(&second)
+    );
+    assert!(stdout(&second).contains("Ada Lovelace"));
+}

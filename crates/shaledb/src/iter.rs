@@ -1,0 +1,314 @@
+//! [`DbIterator`]: ordered scans over user keys, forward and reverse.
+//!
+//! A scan reads the engine's merged internal view (every version of every key, newest
+//! first per key) through the [`InternalIterator`] contract and turns it into user
+//! entries: it hides versions newer than its snapshot, shows only the newest visible
+//! version of each key, and hides keys whose newest visible version is a tombstone.
+//!
+//! The front and the back of a [`DbIterator`] are two independent cursors over the
+//! same snapshot; they stop when they meet, so `next` and `next_back` can be mixed.
+
+use std::ops::{Bound, RangeBounds};
+
+use bytes::Bytes;
+use shale_core::iter::BoxedIterator;
+use shale_core::key::{self, TRAILER_LEN, parse_internal_key};
+use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind};
+
+use crate::snapshot::Snapshot;
+use crate::{Error, Result};
+
+/// The user-key bounds of a scan.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRange {
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+}
+
+impl KeyRange {
+    pub(crate) fn from_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(r: R) -> Self {
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        KeyRange {
+            lower: own(r.start_bound()),
+            upper: own(r.end_bound()),
+        }
+    }
+
+    /// Every key starting with `p`.
+    pub(crate) fn prefix(p: &[u8]) -> Self {
+        KeyRange {
+            lower: Bound::Included(p.to_vec()),
+            upper: prefix_successor(p).map_or(Bound::Unbounded, Bound::Excluded),
+        }
+    }
+
+    fn above_lower(&self, k: &[u8]) -> bool {
+        match &self.lower {
+            Bound::Included(l) => k >= l.as_slice(),
+            Bound::Excluded(l) => k > l.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn below_upper(&self, k: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Included(u) => k <= u.as_slice(),
+            Bound::Excluded(u) => k < u.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+}
+
+/// The smallest key greater than every key that starts with `p`; `None` if there is
+/// none (`p` is empty or all `0xff`).
+pub(crate) fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xff {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// One direction's position in the internal view.
+struct Cursor {
+    it: BoxedIterator,
+    /// Forward only: the user key last emitted or found deleted; older versions of it
+    /// are skipped.
+    skip: Option<Vec<u8>>,
+}
+
+/// An ordered scan over `(key, value)` pairs as of one snapshot. Iterate it forward,
+/// or call `.rev()` for descending order; both ends may be mixed. An I/O or corruption
+/// error is yielded once as `Err` and ends the scan.
+pub struct DbIterator {
+    snapshot: Snapshot,
+    range: KeyRange,
+    front: Option<Cursor>,
+    back: Option<Cursor>,
+    last_front: Option<Bytes>,
+    last_back: Option<Bytes>,
+    done: bool,
+}
+
+impl std::fmt::Debug for DbIterator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbIterator")
+            .field("snapshot", &self.snapshot)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbIterator {
+    pub(crate) fn new(snapshot: Snapshot, range: KeyRange) -> Self {
+        DbIterator {
+            snapshot,
+            range,
+            front: None,
+            back: None,
+            last_front: None,
+            last_back: None,
+            done: false,
+        }
+    }
+
+    fn internal(&self) -> BoxedIterator {
+        let children: Vec<BoxedIterator> = vec![Box::new(self.snapshot.db.mem.iter())];
+        Box::new(MergingIterator::new(children))
+    }
+
+    fn seq(&self) -> SeqNo {
+        self.snapshot.seqno()
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {
+        self.done = true;
+        Some(Err(e))
+    }
+
+    fn next_front(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        let seq = self.seq();
+        let mut cursor = match self.front.take() {
+            Some(c) => c,
+            None => {
+                let mut it = self.internal();
+                match &self.range.lower {
+                    Bound::Included(k) | Bound::Excluded(k) => {
+                        it.seek(LookupKey::new(k, MAX_SEQNO).internal_key())
+                    }
+                    Bound::Unbounded => it.seek_to_first(),
+                }
+                Cursor { it, skip: None }
+            }
+        };
+        let found = loop {
+            if !cursor.it.valid() {
+                break cursor.it.status().err().map(Err);
+            }
+            let Some(p) = parse_internal_key(cursor.it.key()) else {
+                break Some(Err(malformed(cursor.it.key())));
+            };
+            if !self.range.below_upper(p.user_key) {
+                break None;
+            }
+            let hidden = p.seq > seq
+                || cursor.skip.as_deref() == Some(p.user_key)
+                || !self.range.above_lower(p.user_key);
+            if hidden {
+                cursor.it.next();
+                continue;
+            }
+            cursor.skip = Some(p.user_key.to_vec());
+            if p.kind == ValueKind::Value {
+                let item = (
+                    Bytes::copy_from_slice(p.user_key),
+                    Bytes::copy_from_slice(cursor.it.value()),
+                );
+                cursor.it.next();
+                break Some(Ok(item));
+            }
+            cursor.it.next();
+        };
+        self.front = Some(cursor);
+        found
+    }
+
+    fn next_back(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        let seq = self.seq();
+        let mut cursor = match self.back.take() {
+            Some(c) => c,
+            None => {
+                let mut it = self.internal();
+                match &self.range.upper {
+                    // Last entry <= (k, seq 0, kind 0), the smallest internal key of k:
+                    // lands on the oldest version of k or before it.
+                    Bound::Included(k) => it.seek_for_prev(&smallest_internal_key(k)),
+                    // Last entry strictly before every version of k.
+                    Bound::Excluded(k) => {
+                        it.seek_for_prev(LookupKey::new(k, MAX_SEQNO).internal_key())
+                    }
+                    Bound::Unbounded => it.seek_to_last(),
+                }
+                Cursor { it, skip: None }
+            }
+        };
+        let found = loop {
+            if !cursor.it.valid() {
+                break cursor.it.status().err().map(Err);
+            }
+            let Some(p) = parse_internal_key(cursor.it.key()) else {
+                break Some(Err(malformed(cursor.it.key())));
+            };
+            if !self.range.above_lower(p.user_key) {
+                break None;
+            }
+            let user_key = p.user_key.to_vec();
+            // Walking backwards, versions of one key come oldest first: the last
+            // visible one seen before the key changes is the newest visible.
+            let mut newest: Option<(ValueKind, Bytes)> = None;
+            while cursor.it.valid() && key::user_key(cursor.it.key()) == user_key.as_slice() {
+                match parse_internal_key(cursor.it.key()) {
+                    Some(v) if v.seq <= seq => {
+                        newest = Some((v.kind, Bytes::copy_from_slice(cursor.it.value())))
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+                cursor.it.prev();
+            }
+            if let Err(e) = cursor.it.status() {
+                break Some(Err(e));
+            }
+            if !self.range.below_upper(&user_key) {
+                continue;
+            }
+            if let Some((ValueKind::Value, v)) = newest {
+                break Some(Ok((Bytes::from(user_key), v)));
+            }
+        };
+        self.back = Some(cursor);
+        found
+    }
+}
+
+fn smallest_internal_key(user_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    key::append_internal_key(&mut k, user_key, 0, 0);
+    k
+}
+
+fn malformed(ikey: &[u8]) -> Error {
+    Error::corruption(
+        "<merged view>",
+        0,
+        format!("malformed internal key of {} bytes", ikey.len()),
+    )
+}
+
+impl Iterator for DbIterator {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_front() {
+            Some(Ok((k, v))) => {
+                if self.last_back.as_ref().is_some_and(|b| k >= *b) {
+                    self.done = true;
+                    return None;
+                }
+                self.last_front = Some(k.clone());
+                Some(Ok((k, v)))
+            }
+            Some(Err(e)) => self.fail(e),
+            None => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+impl DoubleEndedIterator for DbIterator {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match DbIterator::next_back(self) {
+            Some(Ok((k, v))) => {
+                if self.last_front.as_ref().is_some_and(|f| k <= *f) {
+                    self.done = true;
+                    return None;
+                }
+                self.last_back = Some(k.clone());
+                Some(Ok((k, v)))
+            }
+            Some(Err(e)) => self.fail(e),
+            None => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

@@ -1,0 +1,216 @@
+//! Group commit: concurrent writers share one WAL write and one fsync.
+//!
+//! Every writer queues itself. The writer at the front of the queue is the *leader*: it
+//! takes the batches queued behind it (up to `max_write_group_bytes`), gives them
+//! consecutive seqnos, appends them as **one** WAL record, syncs once if any of them
+//! asked for it, inserts them into the memtable, publishes the new visible seqno, and
+//! hands each follower its result. The next writer in line then leads the next group.
+//!
+//! Invariants:
+//! * Only the leader touches the WAL and assigns seqnos, so records and seqnos are in
+//!   the same order.
+//! * A write is visible to readers only after its WAL record was handed to the OS (and
+//!   synced if any member asked), so nothing readable can be lost by a process crash.
+//! * A failed WAL append or sync fails every write of the group and poisons the queue:
+//!   every later write gets [`Error::Poisoned`] until the database is reopened. The
+//!   failed log is never appended to again, and a failed fsync is never retried.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use shale_core::{MAX_SEQNO, SeqNo, WriteBatch};
+use shale_wal::LogWriter;
+
+use crate::db::DbInner;
+use crate::{Error, Result};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data behind our mutexes stays consistent across a panic (we never leave a
+    // half-applied update behind a guard), so recover the guard instead of cascading.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Writer {
+    batch: WriteBatch,
+    sync: bool,
+    cv: Condvar,
+    outcome: Mutex<Option<Result<SeqNo>>>,
+}
+
+pub(crate) struct QueueState {
+    waiting: VecDeque<Arc<Writer>>,
+    /// Last seqno handed out (only the leader advances it).
+    pub(crate) last_seq: SeqNo,
+    poison: Option<String>,
+}
+
+/// The write queue and the WAL it feeds.
+pub(crate) struct WriteQueue {
+    state: Mutex<QueueState>,
+    wal: Mutex<LogWriter>,
+}
+
+impl WriteQueue {
+    pub(crate) fn new(wal: LogWriter, last_seq: SeqNo) -> Self {
+        WriteQueue {
+            state: Mutex::new(QueueState {
+                waiting: VecDeque::new(),
+                last_seq,
+                poison: None,
+            }),
+            wal: Mutex::new(wal),
+        }
+    }
+
+    /// Syncs the WAL: every write acknowledged so far becomes durable. A failure
+    /// poisons the queue like a failed group sync.
+    pub(crate) fn sync_wal(&self) -> Result<()> {
+        if let Some(msg) = self.poison() {
+            return Err(Error::Poisoned(msg));
+        }
+        let result = lock(&self.wal).sync();
+        if let Err(e) = &result {
+            lock(&self.state)
+                .poison
+                .get_or_insert_with(|| e.to_string());
+        }
+        result
+    }
+
+    /// The poison message, if a write has failed.
+    pub(crate) fn poison(&self) -> Option<String> {
+        lock(&self.state).poison.clone()
+    }
+}
+
+impl DbInner {
+    /// Commits `batch` through the group-commit queue; returns the seqno of its last
+    /// write once it is in the WAL (synced if asked) and visible to readers.
+    pub(crate) fn commit(&self, batch: WriteBatch, sync: bool) -> Result<SeqNo> {
+        let me = Arc::new(Writer {
+            batch,
+            sync,
+            cv: Condvar::new(),
+            outcome: Mutex::new(None),
+        });
+        let q = &self.writes;
+        let mut st = lock(&q.state);
+        st.waiting.push_back(Arc::clone(&me));
+        loop {
+            if let Some(result) = lock(&me.outcome).take() {
+                return result;
+            }
+            if st.waiting.front().is_some_and(|w| Arc::ptr_eq(w, &me)) {
+                break;
+            }
+            st = me.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+
+        // We lead. Take a group from the front of the queue.
+        let group = self.take_group(&st, &me);
+        let first_seq = st.last_seq + 1;
+        let total: u64 = group.iter().map(|w| u64::from(w.batch.count())).sum();
+        let precheck = match &st.poison {
+            Some(msg) => Err(Error::Poisoned(msg.clone())),
+            None if first_seq.saturating_add(total) > MAX_SEQNO => {
+                Err(Error::invalid("sequence numbers exhausted"))
+            }
+            None => Ok(()),
+        };
+        let result = match precheck {
+            Err(e) => Err(e),
+            Ok(()) => {
+                drop(st);
+                let r = self.write_group(&group, first_seq, total);
+                st = lock(&q.state);
+                r
+            }
+        };
+        let result = match result {
+            Ok(last) => {
+                st.last_seq = last;
+                Ok(last)
+            }
+            Err(e) => {
+                if !matches!(e, Error::Poisoned(_) | Error::InvalidArgument(_)) {
+                    st.poison.get_or_insert_with(|| e.to_string());
+                }
+                Err(e)
+            }
+        };
+
+        // Hand out results and wake the next leader.
+        for w in &group {
+            let popped = st.waiting.pop_front();
+            debug_assert!(popped.is_some_and(|p| Arc::ptr_eq(&p, w)));
+            if !Arc::ptr_eq(w, &me) {
+                *lock(&w.outcome) = Some(result.clone());
+                w.cv.notify_one();
+            }
+        }
+        if let Some(next) = st.waiting.front() {
+            next.cv.notify_one();
+        }
+        result
+    }
+
+    /// The leader's group: itself plus followers, bounded in bytes. A leader that does
+    /// not sync stops at the first follower that does, so it never waits for an fsync
+    /// it did not ask for.
+    fn take_group(&self, st: &QueueState, leader: &Arc<Writer>) -> Vec<Arc<Writer>> {
+        let max = self.opts.max_write_group_bytes;
+        let mut bytes = 0usize;
+        let mut group = Vec::new();
+        for w in &st.waiting {
+            let over = (w.sync && !leader.sync) || bytes + w.batch.size_in_bytes() > max;
+            if !group.is_empty() && over {
+                break;
+            }
+            bytes += w.batch.size_in_bytes();
+            group.push(Arc::clone(w));
+        }
+        group
+    }
+
+    /// WAL append (+ sync), memtable insert, publish. Runs without the queue lock.
+    fn write_group(&self, group: &[Arc<Writer>], first_seq: SeqNo, total: u64) -> Result<SeqNo> {
+        let last_seq = first_seq + total - 1;
+        let sync = group.iter().any(|w| w.sync);
+        let combined;
+        let batch = match group {
+            [only] => {
+                combined = {
+                    let mut b = only.batch.clone();
+                    b.set_seq(first_seq);
+                    b
+                };
+                &combined
+            }
+            _ => {
+                let mut b = WriteBatch::new();
+                for w in group {
+                    b.append(&w.batch);
+                }
+                b.set_seq(first_seq);
+                combined = b;
+                &combined
+            }
+        };
+        {
+            let mut wal = lock(&self.writes.wal);
+            wal.add_record(batch.as_bytes())?;
+            if sync {
+                wal.sync()?;
+                self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.apply_to_memtable(batch, first_seq);
+        self.visible_seq.store(last_seq, Ordering::Release);
+        self.stats.write_groups.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .writes
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        Ok(last_seq)
+    }
+}

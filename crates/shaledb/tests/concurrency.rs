@@ -1,0 +1,156 @@
+//! Concurrent writers, readers, snapshots and iterators, with a final consistency check.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::disallowed_methods)] // tests inspect real directories directly
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use shaledb::{Db, MemFs, Options, WriteBatch, WriteOptions};
+
+const WRITERS: usize = 4;
+const PER_WRITER: u64 = 1500;
+
+fn counter_key(t: usize) -> String {
+    format!("counter-{t}")
+}
+
+fn item_key(t: usize, i: u64) -> String {
+    format!("item-{t}-{i:06}")
+}
+
+fn parse(v: &[u8]) -> u64 {
+    std::str::from_utf8(v).unwrap().parse().unwrap()
+}
+
+#[test]
+fn readers_see_consistent_prefixes_of_each_writer() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", Options::with_fs(Arc::new(fs.clone()))).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    std::thread::scope(|s| {
+        for t in 0..WRITERS {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 1..=PER_WRITER {
+                    // Each writer's item i is written before its counter says i; the
+                    // counter and a tombstone for item i-100 share one atomic batch.
+                    db.put(item_key(t, i), i.to_string()).unwrap();
+                    let mut b = WriteBatch::new();
+                    b.put(counter_key(t), i.to_string());
+                    if i > 100 {
+                        b.delete(item_key(t, i - 100));
+                    }
+                    db.write(b, &WriteOptions { sync: i % 50 == 0 }).unwrap();
+                }
+            });
+        }
+        for r in 0..2 {
+            let db = db.clone();
+            let stop = Arc::clone(&stop);
+            s.spawn(move || {
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) || rounds < 3 {
+                    rounds += 1;
+                    let snap = db.snapshot();
+                    for t in 0..WRITERS {
+                        let Some(c) = snap.get(counter_key(t)).unwrap() else {
+                            continue;
+                        };
+                        let n = parse(&c);
+                        // Everything the writer did before the counter is visible ...
+                        for i in n.saturating_sub(99).max(1)..=n {
+                            let v = snap.get(item_key(t, i)).unwrap();
+                            assert_eq!(
+                                v.map(|v| parse(&v)),
+                                Some(i),
+                                "reader {r}: t{t} item {i} at counter {n}"
+                            );
+                        }
+                        // ... and the batch that moved the counter also deleted its item.
+                        if n > 100 {
+                            assert_eq!(snap.get(item_key(t, n - 100)).unwrap(), None);
+                        }
+                        // A scan of the snapshot agrees with its point reads.
+                        let prefix = format!("item-{t}-");
+                        let mut prev: Option<bytes::Bytes> = None;
+                        let mut count = 0u64;
+                        for item in snap.prefix(&prefix) {
+                            let (k, v) = item.unwrap();
+                            assert!(prev.as_ref().is_none_or(|p| p < &k), "ascending");
+                            assert_eq!(snap.get(&k).unwrap().as_ref(), Some(&v));
+                            prev = Some(k);
+                            count += 1;
+                        }
+                        // Items above the counter may be visible (written before it moved).
+                        assert!(count >= n.min(100), "t{t}: {count} items at counter {n}");
+                    }
+                }
+            });
+        }
+        // Writers finish; then let readers do their final rounds.
+        s.spawn({
+            let db = db.clone();
+            let stop = Arc::clone(&stop);
+            move || {
+                while (0..WRITERS)
+                    .any(|t| db.get(counter_key(t)).unwrap().map(|v| parse(&v)) != Some(PER_WRITER))
+                {
+                    std::thread::yield_now();
+                }
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+    });
+
+    // Final state: every writer's last 100 items, its counter, nothing else.
+    let check = |db: &Db| {
+        for t in 0..WRITERS {
+            assert_eq!(
+                db.get(counter_key(t)).unwrap().map(|v| parse(&v)),
+                Some(PER_WRITER)
+            );
+            let items: Vec<_> = db
+                .prefix(format!("item-{t}-"))
+                .map(|r| parse(&r.unwrap().1))
+                .collect();
+            assert_eq!(items, ((PER_WRITER - 99)..=PER_WRITER).collect::<Vec<_>>());
+        }
+        assert_eq!(db.iter().count(), WRITERS * 101);
+    };
+    check(&db);
+    let stats = db.stats();
+    assert_eq!(stats.writes, (WRITERS as u64) * PER_WRITER * 2);
+    assert!(stats.write_groups <= stats.writes);
+    drop(db);
+    check(&Db::open("/db", Options::with_fs(Arc::new(fs))).unwrap());
+}
+
+#[test]
+fn concurrent_synced_writers_all_survive_power_loss() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", Options::with_fs(Arc::new(fs.clone()))).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 0..200 {
+                    db.put_opt(format!("{t}/{i}"), "v", &WriteOptions::synced())
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let stats = db.stats();
+    assert_eq!(stats.writes, 1600);
+    assert!(stats.wal_syncs >= 1 && stats.wal_syncs <= stats.write_groups);
+    fs.crash();
+    drop(db);
+    let db = Db::open("/db", Options::with_fs(Arc::new(fs))).unwrap();
+    assert_eq!(
+        db.iter().count(),
+        1600,
+        "every acknowledged synced write survives"
+    );
+}

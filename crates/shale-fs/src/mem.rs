@@ -112,7 +112,10 @@ impl MemFs {
     /// tests: simulates media damage).
     pub fn corrupt(&self, path: &Path, offset: usize, bytes: &[u8]) -> Result<()> {
         let st = lock(&self.state);
-        let inode = st.live.get(path).ok_or_else(|| not_found("corrupt", path))?;
+        let inode = st
+            .live
+            .get(path)
+            .ok_or_else(|| not_found("corrupt", path))?;
         let mut i = lock(inode);
         let end = offset.saturating_add(bytes.len());
         if end > i.data.len() {
@@ -125,7 +128,10 @@ impl MemFs {
     /// Cuts an existing file to `len` bytes, durable at once (for torn-tail tests).
     pub fn truncate(&self, path: &Path, len: usize) -> Result<()> {
         let st = lock(&self.state);
-        let inode = st.live.get(path).ok_or_else(|| not_found("truncate", path))?;
+        let inode = st
+            .live
+            .get(path)
+            .ok_or_else(|| not_found("truncate", path))?;
         let mut i = lock(inode);
         i.data.truncate(len);
         i.synced = i.synced.min(len);
@@ -259,7 +265,11 @@ impl FileSystem for MemFs {
 
     fn open_read(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
         let st = lock(&self.state);
-        let inode = st.live.get(path).ok_or_else(|| not_found("open", path))?.clone();
+        let inode = st
+            .live
+            .get(path)
+            .ok_or_else(|| not_found("open", path))?
+            .clone();
         Ok(Arc::new(MemReadable {
             inode,
             path: path.to_path_buf(),
@@ -268,7 +278,10 @@ impl FileSystem for MemFs {
 
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         let mut st = lock(&self.state);
-        let inode = st.live.remove(from).ok_or_else(|| not_found("rename", from))?;
+        let inode = st
+            .live
+            .remove(from)
+            .ok_or_else(|| not_found("rename", from))?;
         st.live.insert(to.to_path_buf(), inode);
         Ok(())
     }

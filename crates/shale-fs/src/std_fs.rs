@@ -147,7 +147,8 @@ impl FileSystem for StdFs {
 
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         let d = File::open(dir).map_err(|e| Error::io("open directory", dir, e))?;
-        d.sync_all().map_err(|e| Error::io("fsync directory", dir, e))
+        d.sync_all()
+            .map_err(|e| Error::io("fsync directory", dir, e))
     }
 
     fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>> {

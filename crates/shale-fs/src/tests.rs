@@ -19,7 +19,10 @@ fn common_contract(fs: &dyn FileSystem, root: &Path) {
     let mut buf = [0u8; 5];
     r.read_exact_at(6, &mut buf).unwrap();
     assert_eq!(&buf, b"world");
-    assert!(r.read_exact_at(8, &mut buf).is_err(), "read past end must fail");
+    assert!(
+        r.read_exact_at(8, &mut buf).is_err(),
+        "read past end must fail"
+    );
     {
         let mut w = fs.open_append(&a).unwrap();
         assert_eq!(w.len(), 11);
@@ -31,7 +34,10 @@ fn common_contract(fs: &dyn FileSystem, root: &Path) {
     fs.rename(&a, &b).unwrap();
     assert!(!fs.exists(&a));
     fs.hard_link(&b, &a).unwrap();
-    assert_eq!(fs.list(&dir).unwrap(), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(
+        fs.list(&dir).unwrap(),
+        vec!["a".to_string(), "b".to_string()]
+    );
     fs.remove_file(&b).unwrap();
     assert_eq!(fs.read_all(&a).unwrap(), b"hello world!");
     assert!(fs.remove_file(&b).is_err());
@@ -39,7 +45,10 @@ fn common_contract(fs: &dyn FileSystem, root: &Path) {
     fs.sync_dir(&dir).unwrap();
 
     write_file_atomic(fs, &dir.join("CURRENT"), b"MANIFEST-000001\n").unwrap();
-    assert_eq!(fs.read_all(&dir.join("CURRENT")).unwrap(), b"MANIFEST-000001\n");
+    assert_eq!(
+        fs.read_all(&dir.join("CURRENT")).unwrap(),
+        b"MANIFEST-000001\n"
+    );
     assert!(!fs.exists(&dir.join("CURRENT.dbtmp")));
 
     let lock_path = dir.join("LOCK");
@@ -85,7 +94,10 @@ fn crash_drops_unsynced_bytes_and_entries() {
     fs.crash();
     for f in [&fs, &clone] {
         assert_eq!(f.read_all(&durable).unwrap(), b"synced");
-        assert!(!f.exists(&no_dirsync), "entry never made durable by sync_dir");
+        assert!(
+            !f.exists(&no_dirsync),
+            "entry never made durable by sync_dir"
+        );
     }
     // Handles from before the crash belong to a dead process.
     assert!(w.append(b"late").is_err());
@@ -123,7 +135,10 @@ fn crash_releases_locks() {
     fs.crash();
     let _l2 = fs.lock(Path::new("/d/LOCK")).unwrap();
     drop(l); // a stale guard must not release the new holder's lock
-    assert!(matches!(fs.lock(Path::new("/d/LOCK")), Err(Error::Locked { .. })));
+    assert!(matches!(
+        fs.lock(Path::new("/d/LOCK")),
+        Err(Error::Locked { .. })
+    ));
 }
 
 #[test]

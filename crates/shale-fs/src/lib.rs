@@ -6,7 +6,11 @@
 //! * [`StdFs`]: the real file system (positional reads, `fdatasync`, directory fsync,
 //!   an OS lock on `LOCK`).
 //! * [`MemFs`]: an in-memory file system whose [`MemFs::crash`] drops every byte and
-//!   every directory entry that a sync had not made durable.
+//!   every directory entry that a sync had not made durable ([`MemFs::crash_with`]:
+//!   or keeps a random part of the unsynced bytes, per a [`CrashPolicy`]).
+//! * [`FaultFs`]: wraps any of them and injects faults per [`Rule`]s: `EIO`/`ENOSPC`
+//!   on any operation, short writes, bit flips on read, and fsyncgate (a failed fsync
+//!   that silently drops the unsynced data).
 //!
 //! # Durability model
 //!
@@ -18,13 +22,18 @@
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // this crate *is* the seam
 
+mod fault;
 mod mem;
+mod rng;
 mod std_fs;
 
 use std::path::Path;
 use std::sync::Arc;
 
-pub use mem::MemFs;
+pub use fault::{
+    EIO, ENOSPC, Effect, ErrorKind, Fault, FaultFs, Op, OpRecord, Rule, RuleId, Trigger,
+};
+pub use mem::{CRASH_PAGE_SIZE, CrashPolicy, MemFs};
 pub use shale_core::{Error, Result};
 pub use std_fs::StdFs;
 

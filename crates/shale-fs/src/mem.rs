@@ -6,7 +6,57 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::rng::SplitMix64;
 use crate::{Error, FileLock, FileSystem, RandomAccessFile, Result, WritableFile};
+
+/// Page size used by [`CrashPolicy::RandomPages`].
+pub const CRASH_PAGE_SIZE: usize = 4096;
+
+/// What a simulated power loss ([`MemFs::crash_with`], [`MemFs::crash_clone_with`])
+/// does with the bytes of each file that `sync_data` had not made durable.
+///
+/// Whatever the policy, synced bytes always survive, and directory entries (creations,
+/// renames, removals) that `sync_dir` had not made durable are undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CrashPolicy {
+    /// Every unsynced byte is lost: each file is cut back to its synced length (what
+    /// [`MemFs::crash`] does).
+    #[default]
+    DropAllUnsynced,
+    /// Each file keeps its synced part plus a random prefix (possibly empty, possibly
+    /// all) of its unsynced tail: the kernel wrote back part of the dirty data, in order.
+    KeepRandomPrefix,
+    /// The unsynced tail is cut into [`CRASH_PAGE_SIZE`] pages (aligned to file
+    /// offsets); each page independently survives or reads back as zeros, and the file
+    /// keeps its full length: writeback happened out of order and the size was
+    /// persisted (Pebble's harsh `CrashClone`).
+    RandomPages,
+}
+
+/// The bytes of a file after a power loss under `policy`.
+fn after_crash(i: &Inode, policy: CrashPolicy, rng: &mut SplitMix64) -> Vec<u8> {
+    let synced = i.synced.min(i.data.len());
+    let mut data = i.data.clone();
+    match policy {
+        CrashPolicy::DropAllUnsynced => data.truncate(synced),
+        CrashPolicy::KeepRandomPrefix => {
+            let unsynced = (data.len() - synced) as u64;
+            let keep = rng.below(unsynced + 1) as usize;
+            data.truncate(synced + keep);
+        }
+        CrashPolicy::RandomPages => {
+            let mut start = synced;
+            while start < data.len() {
+                let end = ((start / CRASH_PAGE_SIZE + 1) * CRASH_PAGE_SIZE).min(data.len());
+                if !rng.coin() {
+                    data[start..end].fill(0);
+                }
+                start = end;
+            }
+        }
+    }
+    data
+}
 
 #[derive(Debug, Default)]
 struct Inode {
@@ -60,31 +110,54 @@ impl MemFs {
         Self::default()
     }
 
-    /// Simulates a power loss now; see the type docs.
+    /// Simulates a power loss now; see the type docs. Same as
+    /// [`crash_with`](MemFs::crash_with)`(CrashPolicy::DropAllUnsynced, _)`.
     pub fn crash(&self) {
+        self.crash_with(CrashPolicy::DropAllUnsynced, 0);
+    }
+
+    /// Simulates a power loss now, deciding what happens to each file's unsynced tail
+    /// with `policy`, driven by a generator seeded with `seed` (same seed, same state,
+    /// same outcome). Every policy drops the directory entries that `sync_dir` had not
+    /// made durable, and invalidates every handle opened before the crash.
+    pub fn crash_with(&self, policy: CrashPolicy, seed: u64) {
         let mut st = lock(&self.state);
         self.generation.fetch_add(1, Ordering::SeqCst);
         st.live = st.durable.clone();
+        let mut rng = SplitMix64::new(seed);
+        let mut seen = BTreeSet::new();
+        // Path order (and one visit per inode, even with hard links): deterministic.
         for inode in st.live.values() {
+            if !seen.insert(Arc::as_ptr(inode)) {
+                continue;
+            }
             let mut i = lock(inode);
-            let keep = i.synced;
-            i.data.truncate(keep);
+            let data = after_crash(&i, policy, &mut rng);
+            i.synced = data.len();
+            i.data = data;
         }
         st.locks.clear();
     }
 
     /// A new, independent file system holding what a power loss now would leave; this
-    /// one is untouched (Pebble's `CrashClone`).
+    /// one is untouched (Pebble's `CrashClone`). Same as
+    /// [`crash_clone_with`](MemFs::crash_clone_with)`(CrashPolicy::DropAllUnsynced, _)`.
     pub fn crash_clone(&self) -> MemFs {
+        self.crash_clone_with(CrashPolicy::DropAllUnsynced, 0)
+    }
+
+    /// Like [`crash_clone`](MemFs::crash_clone), with what survives of each file's
+    /// unsynced tail decided by `policy` and `seed` (see [`crash_with`](MemFs::crash_with)).
+    pub fn crash_clone_with(&self, policy: CrashPolicy, seed: u64) -> MemFs {
         let st = lock(&self.state);
+        let mut rng = SplitMix64::new(seed);
         let mut copies: BTreeMap<*const Mutex<Inode>, InodeRef> = BTreeMap::new();
         let mut durable = BTreeMap::new();
         for (path, inode) in &st.durable {
             let copy = copies
                 .entry(Arc::as_ptr(inode))
                 .or_insert_with(|| {
-                    let i = lock(inode);
-                    let data = i.data.get(..i.synced).unwrap_or(&[]).to_vec();
+                    let data = after_crash(&lock(inode), policy, &mut rng);
                     let synced = data.len();
                     Arc::new(Mutex::new(Inode { data, synced }))
                 })
@@ -100,6 +173,30 @@ impl MemFs {
             })),
             generation: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Drops the unsynced tail of the live file at `path` at once: the file is cut back
+    /// to the length its last successful `sync_data` made durable. This is what Linux
+    /// may do to a file whose fsync failed ("fsyncgate": the dirty pages are marked
+    /// clean and their data is gone); `FaultFs` uses it for `Effect::FsyncGate`.
+    pub fn drop_unsynced(&self, path: &Path) -> Result<()> {
+        let st = lock(&self.state);
+        let inode = st
+            .live
+            .get(path)
+            .ok_or_else(|| not_found("drop unsynced data", path))?;
+        let mut i = lock(inode);
+        let keep = i.synced;
+        i.data.truncate(keep);
+        Ok(())
+    }
+
+    /// Bytes of the live file at `path` that a power loss now would keep under
+    /// [`CrashPolicy::DropAllUnsynced`] (for tests).
+    pub fn synced_len(&self, path: &Path) -> Result<u64> {
+        let st = lock(&self.state);
+        let inode = st.live.get(path).ok_or_else(|| not_found("stat", path))?;
+        Ok(lock(inode).synced as u64)
     }
 
     /// Total bytes held by live files (for tests).

@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::*;
@@ -147,4 +148,142 @@ fn create_in_missing_directory_fails() {
     assert!(fs.create(Path::new("/nope/file")).is_err());
     let tmp = tempfile::tempdir().unwrap();
     assert!(StdFs.create(&tmp.path().join("nope/file")).is_err());
+}
+
+/// A directory with: `synced` (8000 synced bytes + 10000 unsynced), `clean` (fully
+/// synced), both durable entries, and `new` (synced data, entry never made durable).
+fn crash_fixture() -> (MemFs, Vec<u8>) {
+    let fs = MemFs::new();
+    let dir = Path::new("/d");
+    fs.create_dir_all(dir).unwrap();
+    let data: Vec<u8> = (0..18_000u32).map(|i| (i % 251) as u8 + 1).collect();
+    let mut w = fs.create(&dir.join("synced")).unwrap();
+    w.append(&data[..8000]).unwrap();
+    w.sync_data().unwrap();
+    w.append(&data[8000..]).unwrap();
+    let mut c = fs.create(&dir.join("clean")).unwrap();
+    c.append(b"clean").unwrap();
+    c.sync_data().unwrap();
+    fs.sync_dir(dir).unwrap();
+    let mut n = fs.create(&dir.join("new")).unwrap();
+    n.append(b"new").unwrap();
+    n.sync_data().unwrap();
+    (fs, data)
+}
+
+fn after(policy: CrashPolicy, seed: u64, clone: bool) -> (MemFs, Vec<u8>, Vec<u8>) {
+    let (fs, data) = crash_fixture();
+    let crashed = if clone {
+        let c = fs.crash_clone_with(policy, seed);
+        // The original is untouched.
+        assert_eq!(fs.read_all(Path::new("/d/synced")).unwrap(), data);
+        assert!(fs.exists(Path::new("/d/new")));
+        c
+    } else {
+        fs.crash_with(policy, seed);
+        fs
+    };
+    // Every policy: synced files intact, undurable entries gone.
+    assert_eq!(crashed.read_all(Path::new("/d/clean")).unwrap(), b"clean");
+    assert!(!crashed.exists(Path::new("/d/new")));
+    let got = crashed.read_all(Path::new("/d/synced")).unwrap();
+    assert_eq!(got[..8000], data[..8000], "synced bytes always survive");
+    // What survived is durable now: another crash keeps it.
+    crashed.crash();
+    assert_eq!(crashed.read_all(Path::new("/d/synced")).unwrap(), got);
+    (crashed, data, got)
+}
+
+#[test]
+fn crash_policy_drop_all_unsynced_is_crash() {
+    for clone in [false, true] {
+        let (_, data, got) = after(CrashPolicy::DropAllUnsynced, 99, clone);
+        assert_eq!(got, data[..8000]);
+    }
+    assert_eq!(CrashPolicy::default(), CrashPolicy::DropAllUnsynced);
+}
+
+#[test]
+fn crash_policy_keep_random_prefix() {
+    let mut lens = BTreeSet::new();
+    for seed in 0..40 {
+        for clone in [false, true] {
+            let (_, data, got) = after(CrashPolicy::KeepRandomPrefix, seed, clone);
+            assert!(got.len() >= 8000 && got.len() <= data.len());
+            assert_eq!(got, data[..got.len()], "a prefix of what was written");
+            lens.insert(got.len());
+        }
+        let a = after(CrashPolicy::KeepRandomPrefix, seed, false).2;
+        assert_eq!(
+            a,
+            after(CrashPolicy::KeepRandomPrefix, seed, true).2,
+            "seeded"
+        );
+    }
+    assert!(
+        lens.len() > 20,
+        "prefix lengths vary with the seed: {lens:?}"
+    );
+}
+
+#[test]
+fn crash_policy_random_pages() {
+    let mut kept_patterns = BTreeSet::new();
+    for seed in 0..40 {
+        let (_, data, got) = after(CrashPolicy::RandomPages, seed, seed % 2 == 0);
+        assert_eq!(got.len(), data.len(), "the size was persisted");
+        // Pages [8000, 8192), [8192, 12288), [12288, 16384), [16384, 18000).
+        let bounds = [8000, 8192, 12288, 16384, 18000];
+        let mut pattern = Vec::new();
+        for w in bounds.windows(2) {
+            let (s, e) = (w[0], w[1]);
+            let kept = got[s..e] == data[s..e];
+            assert!(kept || got[s..e].iter().all(|&b| b == 0), "page {s}..{e}");
+            pattern.push(kept);
+        }
+        kept_patterns.insert(pattern);
+        assert_eq!(
+            after(CrashPolicy::RandomPages, seed, true).2,
+            after(CrashPolicy::RandomPages, seed, false).2
+        );
+    }
+    assert!(kept_patterns.len() > 8, "{kept_patterns:?}");
+    assert_eq!(CRASH_PAGE_SIZE, 4096);
+}
+
+#[test]
+fn crash_with_visits_hard_linked_files_once() {
+    let fs = MemFs::new();
+    let dir = Path::new("/d");
+    fs.create_dir_all(dir).unwrap();
+    let mut w = fs.create(&dir.join("a")).unwrap();
+    w.append(&[7u8; 10_000]).unwrap();
+    fs.hard_link(&dir.join("a"), &dir.join("b")).unwrap();
+    fs.sync_dir(dir).unwrap();
+    for seed in 0..10 {
+        let c = fs.crash_clone_with(CrashPolicy::KeepRandomPrefix, seed);
+        assert_eq!(
+            c.read_all(&dir.join("a")).unwrap(),
+            c.read_all(&dir.join("b")).unwrap()
+        );
+    }
+}
+
+#[test]
+fn drop_unsynced_cuts_the_live_file_back() {
+    let (fs, data) = crash_fixture();
+    let path = Path::new("/d/synced");
+    assert_eq!(fs.synced_len(path).unwrap(), 8000);
+    fs.drop_unsynced(path).unwrap();
+    assert_eq!(fs.read_all(path).unwrap(), data[..8000]);
+    assert!(fs.drop_unsynced(Path::new("/d/missing")).is_err());
+    assert!(fs.synced_len(Path::new("/d/missing")).is_err());
+}
+
+#[test]
+fn fault_fs_contract() {
+    // Without rules a FaultFs behaves exactly like what it wraps.
+    common_contract(&FaultFs::with_mem(&MemFs::new()), Path::new("/mem"));
+    let tmp = tempfile::tempdir().unwrap();
+    common_contract(&FaultFs::new(Arc::new(StdFs::new())), tmp.path());
 }

@@ -1,0 +1,258 @@
+//! [`Table`]: an open table file, read with positional reads from many threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use shale_core::key::user_key;
+use shale_core::{Error, InternalIterator, Result};
+use shale_fs::RandomAccessFile;
+
+use crate::block::{Block, BlockIter};
+use crate::cache::BlockCache;
+use crate::compress::read_block;
+use crate::filter::BloomFilter;
+use crate::footer::{FOOTER_LEN, Footer};
+use crate::format::BlockHandle;
+use crate::options::TableOptions;
+use crate::properties::TableProperties;
+use crate::table::iter::TableIterator;
+
+/// An open, immutable table.
+///
+/// `open` reads and checks the footer, index, filter and properties blocks; the index
+/// and filter stay pinned in memory for the table's lifetime. Data blocks are read on
+/// demand, through the shared [`BlockCache`] when there is one. Every block's checksum
+/// is verified on every read from the file.
+pub struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    path: Arc<Path>,
+    file_number: u64,
+    file_size: u64,
+    footer: Footer,
+    index: Block,
+    filter: Option<BloomFilter>,
+    properties: TableProperties,
+    cache: Option<Arc<BlockCache>>,
+    cache_id: u64,
+    fill_cache: bool,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("path", &self.path)
+            .field("file_number", &self.file_number)
+            .field("file_size", &self.file_size)
+            .field("footer", &self.footer)
+            .finish()
+    }
+}
+
+impl Table {
+    /// Opens the table in `file` (found at `path`, numbered `file_number`), reading
+    /// and checking its footer, index, filter and properties blocks.
+    pub fn open(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        file_number: u64,
+        cache: Option<Arc<BlockCache>>,
+        options: TableOptions,
+    ) -> Result<Arc<Table>> {
+        let path: Arc<Path> = Arc::from(path);
+        let file_size = file.len();
+        if file_size < FOOTER_LEN as u64 {
+            return Err(Error::corruption(
+                &*path,
+                0,
+                format!("file of {file_size} bytes is too short to be a table"),
+            ));
+        }
+        let footer_at = file_size - FOOTER_LEN as u64;
+        let mut buf = [0u8; FOOTER_LEN];
+        file.read_exact_at(footer_at, &mut buf)?;
+        let footer = Footer::decode(&buf, &path, file_size)?;
+
+        let read = |h: BlockHandle| read_block(&*file, &path, h, footer_at, footer_at);
+        let index = Block::new(read(footer.index)?).map_err(|d| {
+            Error::corruption(&*path, footer.index.offset, format!("index block: {d}"))
+        })?;
+        let filter =
+            match footer.filter {
+                Some(h) => Some(BloomFilter::new(read(h)?).map_err(|d| {
+                    Error::corruption(&*path, h.offset, format!("filter block: {d}"))
+                })?),
+                None => None,
+            };
+        let props_data = read(footer.properties)?;
+        let properties = TableProperties::decode(&props_data).map_err(|d| {
+            Error::corruption(
+                &*path,
+                footer.properties.offset,
+                format!("properties block: {d}"),
+            )
+        })?;
+        let cache_id = cache.as_ref().map_or(0, |c| c.new_cache_id());
+        Ok(Arc::new(Table {
+            file,
+            path,
+            file_number,
+            file_size,
+            footer,
+            index,
+            filter,
+            properties,
+            cache,
+            cache_id,
+            fill_cache: options.fill_cache,
+        }))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file number given to `open`.
+    pub fn file_number(&self) -> u64 {
+        self.file_number
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// The decoded footer.
+    pub fn footer(&self) -> &Footer {
+        &self.footer
+    }
+
+    /// The properties recorded when the table was built.
+    pub fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    /// Bytes of memory pinned by this open table (index and filter blocks and the
+    /// properties), for the memory budget. Cached data blocks are not included.
+    pub fn memory_usage(&self) -> usize {
+        self.index.size()
+            + self.filter.as_ref().map_or(0, BloomFilter::size)
+            + self.properties.smallest_key.len()
+            + self.properties.largest_key.len()
+            + std::mem::size_of::<Self>()
+    }
+
+    /// False only if the table certainly has no entry for `user_key` (bloom filter);
+    /// always true for a table without a filter.
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+    }
+
+    /// Point lookup. `lookup` is an internal seek key such as
+    /// `LookupKey::new(user_key, snapshot_seq).internal_key()`: returns the first entry
+    /// whose internal key is `>= lookup` if its user key equals the lookup's, i.e. the
+    /// newest version visible at the snapshot (which may be a tombstone: check the
+    /// key's kind). Consults the bloom filter before the index.
+    pub fn get(&self, lookup: &[u8]) -> Result<Option<(Vec<u8>, Bytes)>> {
+        let ukey = user_key(lookup);
+        if !self.may_contain(ukey) {
+            return Ok(None);
+        }
+        let mut index = self.index_iter();
+        index.seek(lookup);
+        if !index.valid() {
+            index.status()?;
+            return Ok(None);
+        }
+        let handle = self.decode_handle(index.value())?;
+        let mut it = self.block_iter(handle, self.fill_cache)?;
+        it.seek(lookup);
+        if it.valid() && user_key(it.key()) == ukey {
+            return Ok(Some((it.key().to_vec(), it.value_bytes())));
+        }
+        it.status()?;
+        Ok(None)
+    }
+
+    /// A two-level iterator over every entry.
+    pub fn iter(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(Arc::clone(self), self.fill_cache)
+    }
+
+    /// Like [`Table::iter`], choosing whether blocks it reads enter the cache.
+    pub fn iter_with_fill_cache(self: &Arc<Self>, fill_cache: bool) -> TableIterator {
+        TableIterator::new(Arc::clone(self), fill_cache)
+    }
+
+    /// An iterator over the pinned index block (separator key → encoded handle).
+    pub fn index_iter(&self) -> BlockIter {
+        BlockIter::new(
+            self.index.clone(),
+            Arc::clone(&self.path),
+            self.footer.index.offset,
+        )
+    }
+
+    /// Decodes an index entry's value.
+    pub(crate) fn decode_handle(&self, value: &[u8]) -> Result<BlockHandle> {
+        BlockHandle::decode_exact(value).ok_or_else(|| {
+            Error::corruption(
+                &*self.path,
+                self.footer.index.offset,
+                "index block: bad block handle".to_string(),
+            )
+        })
+    }
+
+    /// Reads a data block, through the cache when there is one.
+    pub(crate) fn read_data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Block> {
+        if let Some(c) = &self.cache
+            && let Some(b) = c.get(self.cache_id, handle.offset)
+        {
+            return Ok(b);
+        }
+        let block = self.read_data_block_uncached(handle)?;
+        if fill_cache && let Some(c) = &self.cache {
+            c.insert(self.cache_id, handle.offset, block.clone());
+        }
+        Ok(block)
+    }
+
+    /// Reads and checks a data block from the file, bypassing the cache.
+    pub(crate) fn read_data_block_uncached(&self, handle: BlockHandle) -> Result<Block> {
+        let limit = self.file_size - FOOTER_LEN as u64;
+        let data = read_block(
+            &*self.file,
+            &self.path,
+            handle,
+            limit,
+            self.footer.index.offset,
+        )?;
+        Block::new(data)
+            .map_err(|d| Error::corruption(&*self.path, handle.offset, format!("data block: {d}")))
+    }
+
+    /// An iterator over the data block at `handle`.
+    pub(crate) fn block_iter(&self, handle: BlockHandle, fill_cache: bool) -> Result<BlockIter> {
+        let block = self.read_data_block(handle, fill_cache)?;
+        Ok(BlockIter::new(block, Arc::clone(&self.path), handle.offset))
+    }
+
+    /// The path shared with block iterators.
+    pub(crate) fn shared_path(&self) -> &Arc<Path> {
+        &self.path
+    }
+
+    /// The pinned filter, if any.
+    pub(crate) fn filter(&self) -> Option<&BloomFilter> {
+        self.filter.as_ref()
+    }
+
+    /// Reads every block from the file (bypassing the cache) and checks every
+    /// checksum and structural invariant; returns every problem found (empty when the
+    /// table is sound). Used by `shale check`.
+    pub fn verify(&self) -> Vec<Error> {
+        crate::check::verify_table(self)
+    }
+}

@@ -17,7 +17,15 @@ fn stdout_err(e: std::io::Error) -> Error {
 /// Runs one parsed command; the exit code is 1 for "not found", 0 otherwise.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let hex = cli.hex;
-    let open = || Db::open(&cli.db, Options::default());
+    let mut opts = Options::default();
+    if let Some(n) = cli.write_buffer_size {
+        opts.write_buffer_size = n;
+    }
+    if let Some(n) = cli.target_file_size {
+        opts.target_file_size = n;
+        opts.max_bytes_for_level_base = opts.max_bytes_for_level_base.min(n.saturating_mul(4));
+    }
+    let open = || Db::open(&cli.db, opts.clone());
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Put { key, value, sync } => {
@@ -83,9 +91,48 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::DumpSst { file, blocks } => {
+            let opts = shale_sstable::DumpOptions { blocks, hex };
+            shale_sstable::dump(&StdFs, &file, &mut out, opts)?;
+        }
+        Command::DumpManifest { file } => {
+            let file = match file {
+                Some(f) => f,
+                None => crate::check::current_manifest(&cli.db)?,
+            };
+            shale_manifest::dump(&StdFs, &file, &mut out)?;
+        }
+        Command::Check => {
+            let problems = crate::check::check_dir(&cli.db)?;
+            for p in &problems {
+                writeln!(out, "{p}").map_err(stdout_err)?;
+            }
+            if !problems.is_empty() {
+                writeln!(out, "{} problem(s) found", problems.len()).map_err(stdout_err)?;
+                out.flush().map_err(stdout_err)?;
+                return Ok(ExitCode::from(1));
+            }
+            writeln!(out, "ok: every checksum verified").map_err(stdout_err)?;
+        }
         Command::Stats => {
             let s = open()?.stats();
-            writeln!(out, "{s:#?}").map_err(stdout_err)?;
+            writeln!(out, "{s}").map_err(stdout_err)?;
+        }
+        Command::Compact => {
+            let db = open()?;
+            let before = db.stats();
+            db.compact_range::<&[u8], _>(..)?;
+            let after = db.stats();
+            writeln!(
+                out,
+                "compacted: {} -> {} table bytes in {} -> {} files",
+                before.table_bytes(),
+                after.table_bytes(),
+                before.levels.iter().map(|l| l.files).sum::<u64>(),
+                after.levels.iter().map(|l| l.files).sum::<u64>()
+            )
+            .map_err(stdout_err)?;
+            writeln!(out, "{after}").map_err(stdout_err)?;
         }
         Command::Demo => demo(&open()?, &mut out)?,
     }

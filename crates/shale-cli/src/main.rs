@@ -1,6 +1,7 @@
 //! `shale`: the ShaleDB command-line tool, shaped like RocksDB's `ldb`.
 
 mod batch;
+mod check;
 mod commands;
 mod encoding;
 
@@ -20,6 +21,12 @@ struct Cli {
     /// Read keys/values as hex and print them as hex (for binary data).
     #[arg(long, global = true)]
     hex: bool,
+    /// Memtable size in bytes before it is flushed to a table (default 64 MiB).
+    #[arg(long, global = true, value_name = "BYTES")]
+    write_buffer_size: Option<usize>,
+    /// Target size in bytes of tables written by compaction (default 64 MiB).
+    #[arg(long, global = true, value_name = "BYTES")]
+    target_file_size: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,8 +85,25 @@ enum Command {
         /// The `.log` file.
         file: PathBuf,
     },
-    /// Print the database's counters.
+    /// Show a table file: properties, index and entries.
+    DumpSst {
+        /// The `.sst` file.
+        file: PathBuf,
+        /// Also list the data blocks.
+        #[arg(long)]
+        blocks: bool,
+    },
+    /// Show every edit recorded in a MANIFEST file.
+    DumpManifest {
+        /// The `MANIFEST-NNNNNN` file (default: the one CURRENT names).
+        file: Option<PathBuf>,
+    },
+    /// Verify every checksum of every file in the data directory (exit 1 on damage).
+    Check,
+    /// Print the database's levels, sizes, amplification, stalls and cache figures.
     Stats,
+    /// Flush the memtable and compact the whole key range to the bottom level.
+    Compact,
     /// Write and read sample data in the data directory: a first look at ShaleDB.
     Demo,
 }

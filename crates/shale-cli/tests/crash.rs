@@ -36,7 +36,16 @@ fn sigkill_never_loses_an_acknowledged_write() {
 
     for cycle in 0..cycles {
         let sync = cycle % 2 == 0;
-        let mut args = vec!["--db", dir.path().to_str().unwrap(), "batch"];
+        // Small memtables and tables: kills land during flushes and compactions too.
+        let mut args = vec![
+            "--db",
+            dir.path().to_str().unwrap(),
+            "--write-buffer-size",
+            "16384",
+            "--target-file-size",
+            "8192",
+            "batch",
+        ];
         if sync {
             args.push("--sync");
         }

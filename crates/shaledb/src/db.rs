@@ -1,28 +1,39 @@
-//! [`Db`]: the database handle.
+//! [`Db`]: the database handle, and the state every part of the engine shares.
 
+use std::collections::BTreeSet;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
+use shale_compaction::CompactionOptions;
+use shale_core::key::parse_internal_key;
 use shale_core::{LookupKey, MAX_KEY_SIZE, MAX_VALUE_SIZE, SeqNo, ValueKind, WriteBatch};
 use shale_fs::FileLock;
-use shale_memtable::{Lookup, MemTable};
+use shale_manifest::{Version, VersionEdit, VersionSet};
+use shale_memtable::Lookup;
+use shale_sstable::TableOptions;
 
-use crate::filenames::{LOCK_FILE, wal_path};
+use crate::background::{Background, BgGuard, ManualCompaction};
 use crate::iter::{DbIterator, KeyRange};
 use crate::options::{Options, WriteOptions};
-use crate::recovery;
 use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Stats, StatsCounters};
-use crate::write_queue::WriteQueue;
+use crate::super_version::{Immutable, SuperVersion};
+use crate::table_cache::TableCache;
+use crate::write_queue::{WriteQueue, lock};
 use crate::{Error, Result};
 
-/// An open database. Cheap to clone and share between threads (`Send + Sync`); the
-/// directory stays locked until the last clone is dropped.
+/// An open database. Cheap to clone and share between threads (`Send + Sync`). The
+/// directory stays locked and the background threads run until the last clone — and
+/// the last snapshot or iterator made from it — is dropped.
 #[derive(Clone)]
 pub struct Db {
+    // Field order matters: the guard (which stops and joins the background threads)
+    // drops before the last reference to the shared state.
+    pub(crate) _guard: Arc<BgGuard>,
     pub(crate) inner: Arc<DbInner>,
 }
 
@@ -34,60 +45,40 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// State shared by the handle, the write path, readers and background threads.
 pub(crate) struct DbInner {
     pub(crate) path: PathBuf,
     pub(crate) opts: Options,
-    pub(crate) mem: Arc<MemTable>,
+    /// What readers read: memtables + table files. Swapped whole.
+    pub(crate) sv: RwLock<Arc<SuperVersion>>,
+    /// The manifest and the current version (flush, compaction and rotation change it).
+    pub(crate) versions: Mutex<VersionSet>,
+    pub(crate) tables: Arc<TableCache>,
     /// The newest seqno readers may see: every write at or below it is complete.
     pub(crate) visible_seq: AtomicU64,
     pub(crate) writes: WriteQueue,
     pub(crate) snapshots: SnapshotList,
     pub(crate) stats: StatsCounters,
+    pub(crate) bg: Background,
+    pub(crate) pending_outputs: Mutex<BTreeSet<u64>>,
+    pub(crate) live_versions: Mutex<Vec<Weak<Version>>>,
+    pub(crate) gc_lock: Mutex<()>,
+    pub(crate) pacer: Mutex<crate::stall::Pacer>,
     pub(crate) recovery_notes: Vec<String>,
-    _lock: Box<dyn FileLock>,
+    pub(crate) _lock: Box<dyn FileLock>,
 }
 
 impl Db {
-    /// Opens (or creates, per `opts`) the database in directory `path`, replaying its
-    /// write-ahead logs. Fails with [`Error::Locked`] if another handle holds it.
+    /// Opens (or creates, per `opts`) the database in directory `path`: recovers the
+    /// manifest, replays the write-ahead logs, and starts the background threads.
+    /// Fails with [`Error::Locked`] if another handle holds the directory.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
-        opts.validate()?;
-        let path = path.as_ref().to_path_buf();
-        let fs = Arc::clone(&opts.fs);
-        if !fs.exists(&path) {
-            if !opts.create_if_missing {
-                return Err(Error::NotFound(path));
-            }
-            fs.create_dir_all(&path)?;
-        }
-        let lock = fs.lock(&path.join(LOCK_FILE))?;
-        let rec = recovery::replay(fs.as_ref(), &path, opts.wal_recovery_mode)?;
-        if opts.error_if_exists && !rec.logs.is_empty() {
-            return Err(Error::Exists(format!(
-                "a database already exists in {} (error_if_exists is set)",
-                path.display()
-            )));
-        }
-        let next_log = rec.logs.last().map_or(1, |n| n + 1);
-        let wal = recovery::rewrite_into_new_wal(fs.as_ref(), &path, &rec.mem, next_log)?;
-        for &old in &rec.logs {
-            fs.remove_file(&wal_path(&path, old))?;
-        }
-        fs.sync_dir(&path)?;
-
-        let inner = DbInner {
-            path,
-            mem: rec.mem,
-            visible_seq: AtomicU64::new(rec.last_seq),
-            writes: WriteQueue::new(wal, rec.last_seq),
-            snapshots: SnapshotList::default(),
-            stats: StatsCounters::default(),
-            recovery_notes: rec.notes,
-            opts,
-            _lock: lock,
-        };
+        let inner = crate::open::open(path.as_ref(), opts)?;
+        let guard = Arc::new(BgGuard::start(&inner)?);
+        inner.schedule_work();
         Ok(Db {
-            inner: Arc::new(inner),
+            _guard: guard,
+            inner,
         })
     }
 
@@ -158,7 +149,7 @@ impl Db {
 
     /// A consistent read-only view as of now, kept until the `Snapshot` is dropped.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(Arc::clone(&self.inner))
+        Snapshot::new(self.clone())
     }
 
     /// Makes every acknowledged write durable (one fsync of the WAL).
@@ -166,7 +157,61 @@ impl Db {
         self.inner.writes.sync_wal()
     }
 
-    /// Counters and sizes, for monitoring.
+    /// Freezes the memtable and waits until every frozen memtable is in a table file.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.force_rotation()?;
+        let inner = &self.inner;
+        loop {
+            if inner.super_version().imm.is_empty() {
+                return Ok(());
+            }
+            inner.schedule_work();
+            inner.wait_for_background(Duration::from_millis(200))?;
+        }
+    }
+
+    /// Compacts every table overlapping `range` down to the bottom of the tree, after
+    /// flushing the memtable: afterwards the range holds no shadowed versions or
+    /// tombstones that no snapshot needs. Waits until done.
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        use std::ops::Bound;
+        let key = |b: Bound<&K>| match b {
+            Bound::Included(k) | Bound::Excluded(k) => Some(k.as_ref().to_vec()),
+            Bound::Unbounded => None,
+        };
+        let (lo, hi) = (key(range.start_bound()), key(range.end_bound()));
+        self.flush()?;
+        let inner = &self.inner;
+        for level in 0..inner.opts.num_levels.saturating_sub(1) {
+            let id = inner.stats.next_manual_id();
+            {
+                let mut st = lock(&inner.bg.state);
+                st.manual.push(ManualCompaction {
+                    level,
+                    lo: lo.clone(),
+                    hi: hi.clone(),
+                    id,
+                });
+            }
+            inner.schedule_work();
+            // Wait until this level's request was taken and everything settled.
+            loop {
+                {
+                    let st = lock(&inner.bg.state);
+                    if let Some(e) = &st.error {
+                        return Err(e.clone());
+                    }
+                    if !st.manual.iter().any(|m| m.id == id) && inner.is_idle(&st) {
+                        break;
+                    }
+                }
+                inner.wait_for_background(Duration::from_millis(200))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counters and sizes, for monitoring (see [`Stats`]).
     pub fn stats(&self) -> Stats {
         self.inner.stats_snapshot()
     }
@@ -174,6 +219,19 @@ impl Db {
     /// What recovery dropped when this handle was opened (torn WAL tails, ...).
     pub fn recovery_notes(&self) -> &[String] {
         &self.inner.recovery_notes
+    }
+}
+
+/// How tables are built under `opts`.
+pub(crate) fn table_options_for(opts: &Options) -> TableOptions {
+    TableOptions {
+        block_size: opts.block_size,
+        compression: opts.compression,
+        bloom_bits_per_key: opts.bloom_bits_per_key,
+        creation_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        ..TableOptions::default()
     }
 }
 
@@ -213,21 +271,126 @@ impl DbInner {
         self.visible_seq.load(Ordering::Acquire)
     }
 
-    pub(crate) fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
-        self.stats.gets.fetch_add(1, Ordering::Relaxed);
-        match self.mem.get(&LookupKey::new(key, seq)) {
-            Some((_, Lookup::Value(v))) => Ok(Some(v)),
-            Some((_, Lookup::Deleted)) | None => Ok(None),
-            Some((_, Lookup::Merge(_))) => Err(Error::invalid(
-                "merge operands are not supported by this version",
-            )),
+    /// The current super version (one `Arc` clone under a read lock).
+    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.sv.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The current version of the default keyspace.
+    pub(crate) fn current_version(&self) -> Arc<Version> {
+        Arc::clone(&self.super_version().version)
+    }
+
+    /// Replaces the super version with `f(current)`.
+    pub(crate) fn install_super_version(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
+        let mut guard = self.sv.write().unwrap_or_else(|p| p.into_inner());
+        let next = Arc::new(f(&guard));
+        self.track_version(&next.version);
+        *guard = next;
+    }
+
+    pub(crate) fn new_file_number(&self) -> u64 {
+        lock(&self.versions).new_file_number()
+    }
+
+    /// Records `edit` durably in the manifest, then installs the new version (dropping
+    /// the flushed memtable `flushed`, if any) for readers.
+    pub(crate) fn log_and_apply(
+        &self,
+        mut edit: VersionEdit,
+        flushed: Option<&Arc<Immutable>>,
+    ) -> Result<()> {
+        let mut vs = lock(&self.versions);
+        edit.last_seqno = Some(self.visible_seq().max(vs.last_seqno()));
+        vs.log_and_apply(edit)?;
+        let version = vs.current(0);
+        self.install_super_version(|sv| SuperVersion {
+            mem: Arc::clone(&sv.mem),
+            log_number: sv.log_number,
+            imm: sv
+                .imm
+                .iter()
+                .filter(|i| flushed.is_none_or(|f| !Arc::ptr_eq(i, f)))
+                .cloned()
+                .collect(),
+            version,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn table_options(&self) -> TableOptions {
+        table_options_for(&self.opts)
+    }
+
+    pub(crate) fn compaction_options(&self) -> CompactionOptions {
+        let o = &self.opts;
+        CompactionOptions {
+            num_levels: o.num_levels,
+            l0_compaction_trigger: o.l0_compaction_trigger,
+            level_size_multiplier: o.level_size_multiplier,
+            max_bytes_for_level_base: o.max_bytes_for_level_base,
+            target_file_size: o.target_file_size,
+            max_compaction_bytes: o.target_file_size.saturating_mul(25),
+            dynamic_level_bytes: true,
         }
     }
 
-    pub(crate) fn apply_to_memtable(&self, batch: &WriteBatch, first_seq: SeqNo) {
+    /// The per-level round-robin compaction cursors.
+    pub(crate) fn compact_pointers(&self) -> Vec<Option<Vec<u8>>> {
+        lock(&self.versions)
+            .keyspace(0)
+            .map(|k| k.compact_pointers.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        lock(&self.bg.state).shutting_down
+    }
+
+    pub(crate) fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+        self.stats.gets.fetch_add(1, Ordering::Relaxed);
+        let sv = self.super_version();
+        let lookup = LookupKey::new(key, seq);
+        let found = std::iter::once(&sv.mem)
+            .chain(sv.imm.iter().map(|i| &i.mem))
+            .find_map(|m| m.get(&lookup));
+        if let Some((_, found)) = found {
+            return match found {
+                Lookup::Value(v) => Ok(Some(v)),
+                Lookup::Deleted => Ok(None),
+                Lookup::Merge(_) => Err(Error::invalid("merge operands are not supported yet")),
+            };
+        }
+        for (_, file) in sv.version.files_for_key(key) {
+            let table = self.tables.get(file.number)?;
+            if let Some((ikey, value)) = table.get(lookup.internal_key())? {
+                let kind = parse_internal_key(&ikey).map(|p| p.kind).ok_or_else(|| {
+                    Error::corruption(
+                        crate::filenames::table_path(&self.path, file.number),
+                        0,
+                        "table returned a malformed internal key",
+                    )
+                })?;
+                return match kind {
+                    ValueKind::Value => Ok(Some(value)),
+                    ValueKind::Delete => Ok(None),
+                    ValueKind::Merge | ValueKind::RangeDelete => {
+                        Err(Error::invalid("merge operands are not supported yet"))
+                    }
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn apply_to_memtable(
+        &self,
+        mem: &shale_memtable::MemTable,
+        batch: &WriteBatch,
+        first_seq: SeqNo,
+    ) {
         for (i, op) in batch.iter().enumerate() {
-            self.mem
-                .add(first_seq + i as u64, op.kind, op.key, op.value);
+            mem.add(first_seq + i as u64, op.kind, op.key, op.value);
         }
     }
 }

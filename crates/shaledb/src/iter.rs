@@ -9,6 +9,7 @@
 //! same snapshot; they stop when they meet, so `next` and `next_back` can be mixed.
 
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use shale_core::iter::BoxedIterator;
@@ -16,6 +17,7 @@ use shale_core::key::{self, TRAILER_LEN, parse_internal_key};
 use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind};
 
 use crate::snapshot::Snapshot;
+use crate::super_version::SuperVersion;
 use crate::{Error, Result};
 
 /// The user-key bounds of a scan.
@@ -89,6 +91,8 @@ struct Cursor {
 /// error is yielded once as `Err` and ends the scan.
 pub struct DbIterator {
     snapshot: Snapshot,
+    /// The memtables and files this scan reads, pinned for its whole life.
+    sv: Arc<SuperVersion>,
     range: KeyRange,
     front: Option<Cursor>,
     back: Option<Cursor>,
@@ -109,6 +113,7 @@ impl std::fmt::Debug for DbIterator {
 impl DbIterator {
     pub(crate) fn new(snapshot: Snapshot, range: KeyRange) -> Self {
         DbIterator {
+            sv: snapshot.db.inner.super_version(),
             snapshot,
             range,
             front: None,
@@ -119,9 +124,9 @@ impl DbIterator {
         }
     }
 
-    fn internal(&self) -> BoxedIterator {
-        let children: Vec<BoxedIterator> = vec![Box::new(self.snapshot.db.mem.iter())];
-        Box::new(MergingIterator::new(children))
+    fn internal(&self) -> Result<BoxedIterator> {
+        let children = self.sv.iterators(&self.snapshot.db.inner.tables)?;
+        Ok(Box::new(MergingIterator::new(children)))
     }
 
     fn seq(&self) -> SeqNo {
@@ -138,7 +143,10 @@ impl DbIterator {
         let mut cursor = match self.front.take() {
             Some(c) => c,
             None => {
-                let mut it = self.internal();
+                let mut it = match self.internal() {
+                    Ok(it) => it,
+                    Err(e) => return Some(Err(e)),
+                };
                 match &self.range.lower {
                     Bound::Included(k) | Bound::Excluded(k) => {
                         it.seek(LookupKey::new(k, MAX_SEQNO).internal_key())
@@ -185,7 +193,10 @@ impl DbIterator {
         let mut cursor = match self.back.take() {
             Some(c) => c,
             None => {
-                let mut it = self.internal();
+                let mut it = match self.internal() {
+                    Ok(it) => it,
+                    Err(e) => return Some(Err(e)),
+                };
                 match &self.range.upper {
                     // Last entry <= (k, seq 0, kind 0), the smallest internal key of k:
                     // lands on the oldest version of k or before it.

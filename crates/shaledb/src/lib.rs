@@ -24,13 +24,21 @@
 //! OS (survives a process crash); with [`WriteOptions::sync`] also after an fsync
 //! (survives power loss). Concurrent writers share WAL writes and fsyncs (group commit).
 
+mod background;
+mod compaction_job;
 mod db;
 mod filenames;
+mod flush;
+mod gc;
 mod iter;
+mod level_iter;
+mod open;
 mod options;
-mod recovery;
 mod snapshot;
+mod stall;
 mod stats;
+mod super_version;
+mod table_cache;
 mod write_queue;
 
 pub use bytes::Bytes;
@@ -39,6 +47,7 @@ pub use iter::DbIterator;
 pub use options::{Options, WriteOptions};
 pub use shale_core::{Error, MAX_KEY_SIZE, MAX_VALUE_SIZE, Result, WriteBatch};
 pub use shale_fs::{FileSystem, MemFs, StdFs};
+pub use shale_sstable::Compression;
 pub use shale_wal::RecoveryMode;
 pub use snapshot::Snapshot;
-pub use stats::Stats;
+pub use stats::{LevelStats, Stats};

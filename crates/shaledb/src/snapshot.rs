@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use shale_core::SeqNo;
 
 use crate::Result;
-use crate::db::DbInner;
+use crate::db::Db;
 use crate::iter::{DbIterator, KeyRange};
 use crate::write_queue::lock;
 
@@ -38,17 +38,16 @@ impl SnapshotList {
         lock(&self.live).values().sum()
     }
 
-    /// The oldest live snapshot's seqno, if any.
-    #[allow(dead_code)] // used by compaction
-    pub(crate) fn oldest(&self) -> Option<SeqNo> {
-        lock(&self.live).keys().next().copied()
+    /// Every live snapshot's seqno, ascending (what compaction must keep visible).
+    pub(crate) fn all(&self) -> Vec<SeqNo> {
+        lock(&self.live).keys().copied().collect()
     }
 }
 
 /// A read-only view of the database as of the moment it was taken: later writes are
 /// invisible to it. Cheap; holds the data it can see alive until dropped.
 pub struct Snapshot {
-    pub(crate) db: Arc<DbInner>,
+    pub(crate) db: Db,
     seq: SeqNo,
 }
 
@@ -59,12 +58,12 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn new(db: Arc<DbInner>) -> Snapshot {
-        // Read the seqno under the list's lock, so that anyone computing the oldest
-        // snapshot either sees this one or ran before its seqno was chosen.
+    pub(crate) fn new(db: Db) -> Snapshot {
+        // Read the seqno under the list's lock, so that a compaction reading the list
+        // either sees this snapshot or ran before its seqno was chosen.
         let seq = {
-            let mut live = lock(&db.snapshots.live);
-            let seq = db.visible_seq();
+            let mut live = lock(&db.inner.snapshots.live);
+            let seq = db.inner.visible_seq();
             *live.entry(seq).or_insert(0) += 1;
             seq
         };
@@ -78,7 +77,7 @@ impl Snapshot {
 
     /// The value of `key` as of the snapshot.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.db.get_at(key.as_ref(), self.seq)
+        self.db.inner.get_at(key.as_ref(), self.seq)
     }
 
     /// All keys as of the snapshot, in order.
@@ -99,9 +98,9 @@ impl Snapshot {
 
 impl Clone for Snapshot {
     fn clone(&self) -> Self {
-        self.db.snapshots.acquire(self.seq);
+        self.db.inner.snapshots.acquire(self.seq);
         Snapshot {
-            db: Arc::clone(&self.db),
+            db: self.db.clone(),
             seq: self.seq,
         }
     }
@@ -109,6 +108,6 @@ impl Clone for Snapshot {
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        self.db.snapshots.release(self.seq);
+        self.db.inner.snapshots.release(self.seq);
     }
 }

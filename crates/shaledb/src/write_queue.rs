@@ -34,6 +34,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Writer {
     batch: WriteBatch,
     sync: bool,
+    /// Not a write: freeze the memtable and start a new WAL (`Db::flush`). Runs alone.
+    rotate: bool,
     cv: Condvar,
     outcome: Mutex<Option<Result<SeqNo>>>,
 }
@@ -52,6 +54,15 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
+    /// Replaces the WAL with `next` after syncing the current one, so a later synced
+    /// write in `next` can never survive a power loss that loses an earlier write.
+    pub(crate) fn switch_wal(&self, next: LogWriter) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        wal.sync()?;
+        *wal = next;
+        Ok(())
+    }
+
     pub(crate) fn new(wal: LogWriter, last_seq: SeqNo) -> Self {
         WriteQueue {
             state: Mutex::new(QueueState {
@@ -88,9 +99,20 @@ impl DbInner {
     /// Commits `batch` through the group-commit queue; returns the seqno of its last
     /// write once it is in the WAL (synced if asked) and visible to readers.
     pub(crate) fn commit(&self, batch: WriteBatch, sync: bool) -> Result<SeqNo> {
+        self.enqueue(batch, sync, false)
+    }
+
+    /// Freezes the active memtable (if it holds anything) through the write queue, so
+    /// it is ordered with every write.
+    pub(crate) fn force_rotation(&self) -> Result<()> {
+        self.enqueue(WriteBatch::new(), false, true).map(|_| ())
+    }
+
+    fn enqueue(&self, batch: WriteBatch, sync: bool, rotate: bool) -> Result<SeqNo> {
         let me = Arc::new(Writer {
             batch,
             sync,
+            rotate,
             cv: Condvar::new(),
             outcome: Mutex::new(None),
         });
@@ -120,6 +142,12 @@ impl DbInner {
         };
         let result = match precheck {
             Err(e) => Err(e),
+            Ok(()) if me.rotate => {
+                drop(st);
+                let r = self.rotate_if_not_empty().map(|()| first_seq - 1);
+                st = lock(&q.state);
+                r
+            }
             Ok(()) => {
                 drop(st);
                 let r = self.write_group(&group, first_seq, total);
@@ -129,10 +157,12 @@ impl DbInner {
         };
         let result = match result {
             Ok(last) => {
-                st.last_seq = last;
+                st.last_seq = st.last_seq.max(last);
                 Ok(last)
             }
             Err(e) => {
+                // Write-path failures poison; refusals (bad input, a background error
+                // that already stopped writes) do not add a second cause.
                 if !matches!(e, Error::Poisoned(_) | Error::InvalidArgument(_)) {
                     st.poison.get_or_insert_with(|| e.to_string());
                 }
@@ -162,8 +192,12 @@ impl DbInner {
         let max = self.opts.max_write_group_bytes;
         let mut bytes = 0usize;
         let mut group = Vec::new();
+        if leader.rotate {
+            return vec![Arc::clone(leader)];
+        }
         for w in &st.waiting {
-            let over = (w.sync && !leader.sync) || bytes + w.batch.size_in_bytes() > max;
+            let over =
+                w.rotate || (w.sync && !leader.sync) || bytes + w.batch.size_in_bytes() > max;
             if !group.is_empty() && over {
                 break;
             }
@@ -173,10 +207,13 @@ impl DbInner {
         group
     }
 
-    /// WAL append (+ sync), memtable insert, publish. Runs without the queue lock.
+    /// Room check (rotation, stalls), WAL append (+ sync), memtable insert, publish.
+    /// Runs without the queue lock.
     fn write_group(&self, group: &[Arc<Writer>], first_seq: SeqNo, total: u64) -> Result<SeqNo> {
         let last_seq = first_seq + total - 1;
         let sync = group.iter().any(|w| w.sync);
+        let bytes: usize = group.iter().map(|w| w.batch.size_in_bytes()).sum();
+        self.make_room_for_write(bytes)?;
         let combined;
         let batch = match group {
             [only] => {
@@ -205,7 +242,10 @@ impl DbInner {
                 self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.apply_to_memtable(batch, first_seq);
+        self.stats.record_user_write(bytes as u64);
+        // Only the leader rotates memtables, so this is the one the group belongs in.
+        let sv = self.super_version();
+        self.apply_to_memtable(&sv.mem, batch, first_seq);
         self.visible_seq.store(last_seq, Ordering::Release);
         self.stats.write_groups.fetch_add(1, Ordering::Relaxed);
         self.stats

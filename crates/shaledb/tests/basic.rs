@@ -48,13 +48,18 @@ fn put_get_delete_and_reopen() {
     }
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(keys(db.iter()), vec!["", "b", "c", "d"]);
-    // Reopening rewrites the recovered data into one fresh log.
-    let logs: Vec<_> = std::fs::read_dir(dir.path())
+    // Reopening flushes the recovered data to a table and starts one fresh log.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".log"))
         .collect();
-    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".log")).count(),
+        1,
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.ends_with(".sst")), "{names:?}");
+    assert!(names.iter().any(|n| n == "CURRENT"), "{names:?}");
 }
 
 #[test]
@@ -227,32 +232,53 @@ fn unsynced_writes_are_lost_on_power_loss_synced_ones_are_not() {
     assert_eq!(keys(db.iter()), vec!["synced", "synced2", "unsynced"]);
 }
 
+/// The one WAL of a freshly opened database on `fs`.
+fn only_log(fs: &MemFs) -> std::path::PathBuf {
+    let logs: Vec<_> = fs
+        .list(Path::new("/db"))
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    Path::new("/db").join(&logs[0])
+}
+
 #[test]
 fn torn_wal_tail_is_dropped_and_reported() {
     let (fs, db) = mem_db();
     db.put_opt("a", "1", &WriteOptions::synced()).unwrap();
     db.put_opt("b", "2", &WriteOptions::synced()).unwrap();
     drop(db);
-    let log = Path::new("/db/000001.log");
-    let full = fs.file_size(log).unwrap() as usize;
+    let log = only_log(&fs);
+    let full = fs.file_size(&log).unwrap() as usize;
     // Cut the log at every byte of the last record: "a" survives, "b" never half.
     let record = 7 + 12 + 1 + 1 + 1 + 1 + 1 + 1; // header + batch header + one put
-    for cut in (full - record)..full {
-        let fs2 = fs.crash_clone();
-        fs2.truncate(log, cut).unwrap();
-        let db = Db::open("/db", Options::with_fs(Arc::new(fs2))).unwrap();
-        assert_eq!(
-            db.get("a").unwrap().as_deref(),
-            Some(&b"1"[..]),
-            "cut at {cut}"
-        );
-        assert_eq!(db.get("b").unwrap(), None, "cut at {cut}");
-        assert!(!db.recovery_notes().is_empty() || cut == full - record);
+    for mode in [
+        shaledb::RecoveryMode::PointInTimeRecovery,
+        shaledb::RecoveryMode::TolerateCorruptedTailRecords,
+    ] {
+        for cut in (full - record)..full {
+            let fs2 = fs.crash_clone();
+            fs2.truncate(&log, cut).unwrap();
+            let opts = Options {
+                wal_recovery_mode: mode,
+                ..Options::with_fs(Arc::new(fs2))
+            };
+            let db = Db::open("/db", opts).unwrap();
+            assert_eq!(
+                db.get("a").unwrap().as_deref(),
+                Some(&b"1"[..]),
+                "cut at {cut}"
+            );
+            assert_eq!(db.get("b").unwrap(), None, "cut at {cut}");
+            assert!(!db.recovery_notes().is_empty() || cut == full - record);
+        }
     }
 }
 
 #[test]
-fn corrupt_wal_middle_is_an_error_not_a_wrong_value() {
+fn corrupt_wal_middle_is_reported_never_a_wrong_value() {
     let (fs, db) = mem_db();
     for i in 0..20 {
         db.put_opt(
@@ -263,36 +289,59 @@ fn corrupt_wal_middle_is_an_error_not_a_wrong_value() {
         .unwrap();
     }
     drop(db);
-    let log = Path::new("/db/000001.log");
-    let fs2 = fs.crash_clone();
-    fs2.corrupt(log, 120, &[0xAA]).unwrap();
-    match Db::open("/db", Options::with_fs(Arc::new(fs2))) {
-        Err(Error::Corruption { file, offset, .. }) => {
-            assert_eq!(file, log);
-            assert!(offset <= 120, "offset {offset} names the damaged record");
-        }
-        other => panic!("expected corruption, got {other:?}"),
-    }
-    // Skipping damaged records is an explicit choice: the rest is recovered.
-    let fs3 = fs.crash_clone();
-    fs3.corrupt(log, 120, &[0xAA]).unwrap();
-    let opts = Options {
-        wal_recovery_mode: shaledb::RecoveryMode::SkipAnyCorruptedRecords,
-        ..Options::with_fs(Arc::new(fs3))
+    let log = only_log(&fs);
+    let damaged = |mode| {
+        let fs2 = fs.crash_clone();
+        fs2.corrupt(&log, 120, &[0xAA]).unwrap();
+        let opts = Options {
+            wal_recovery_mode: mode,
+            ..Options::with_fs(Arc::new(fs2.clone()))
+        };
+        (fs2, Db::open("/db", opts))
     };
-    // Like LevelDB and RocksDB, a bad checksum drops the rest of its 32 KiB block (the
-    // length field itself may be damaged); records before the damage are kept.
-    let db = Db::open("/db", opts).unwrap();
+    // Strict modes refuse to open, naming the file and the damaged record.
+    for mode in [
+        shaledb::RecoveryMode::TolerateCorruptedTailRecords,
+        shaledb::RecoveryMode::AbsoluteConsistency,
+    ] {
+        match damaged(mode).1 {
+            Err(Error::Corruption { file, offset, .. }) => {
+                assert_eq!(file, log);
+                assert!(offset <= 120, "offset {offset} names the damaged record");
+            }
+            other => panic!("{mode:?}: expected corruption, got {other:?}"),
+        }
+    }
+    // The default (point in time) keeps what precedes the damage, reports it, and
+    // keeps the damaged log for inspection.
+    let (fs2, db) = damaged(shaledb::RecoveryMode::PointInTimeRecovery);
+    let db = db.unwrap();
     let n = db.iter().count();
     assert!(
         (2..20).contains(&n),
         "records before the damage survive, got {n}"
     );
-    assert!(db.get("key00").unwrap().is_some() && db.get("key01").unwrap().is_some());
+    for (i, item) in db.iter().enumerate() {
+        let (k, v) = item.unwrap();
+        assert_eq!(k, format!("key{i:02}").as_bytes(), "a prefix of the writes");
+        assert_eq!(&k[3..], &v[5..], "never a wrong value");
+    }
     assert!(
         !db.recovery_notes().is_empty(),
-        "skipped damage is reported"
+        "dropped damage is reported"
     );
+    let mut kept = log.clone().into_os_string();
+    kept.push(".damaged");
+    assert!(
+        fs2.exists(Path::new(&kept)),
+        "damaged log kept for inspection"
+    );
+    // Skipping damaged records is an explicit choice: like LevelDB and RocksDB, a bad
+    // checksum drops the rest of its 32 KiB block, records before it are kept.
+    let db = damaged(shaledb::RecoveryMode::SkipAnyCorruptedRecords)
+        .1
+        .unwrap();
+    assert!(db.get("key00").unwrap().is_some() && db.get("key01").unwrap().is_some());
     for item in db.iter() {
         let (k, v) = item.unwrap();
         assert_eq!(&k[3..], &v[5..], "never a wrong value");

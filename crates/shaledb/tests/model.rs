@@ -24,6 +24,8 @@ enum Op {
     TakeSnapshot,
     CheckSnapshot(usize),
     SyncWal,
+    Flush,
+    CompactRange(Option<u8>, Option<u8>),
     Reopen,
     Crash,
 }
@@ -57,13 +59,30 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::TakeSnapshot),
         2 => (0usize..4).prop_map(Op::CheckSnapshot),
         1 => Just(Op::SyncWal),
+        1 => Just(Op::Flush),
+        1 => (prop::option::of(k.clone()), prop::option::of(k.clone())).prop_map(|(a, b)| Op::CompactRange(a, b)),
         1 => Just(Op::Reopen),
         1 => Just(Op::Crash),
     ]
 }
 
 fn open(fs: &MemFs) -> Db {
-    Db::open("/db", Options::with_fs(Arc::new(fs.clone()))).unwrap()
+    // Tiny buffers and files: sequences of a few dozen writes flush and compact.
+    let opts = Options {
+        write_buffer_size: 4096,
+        max_write_buffer_number: 3,
+        l0_compaction_trigger: 2,
+        l0_slowdown_writes_trigger: 6,
+        l0_stop_writes_trigger: 10,
+        target_file_size: 2048,
+        max_bytes_for_level_base: 4096,
+        level_size_multiplier: 3,
+        num_levels: 4,
+        block_size: 256,
+        background_threads: 2,
+        ..Options::with_fs(Arc::new(fs.clone()))
+    };
+    Db::open("/db", opts).unwrap()
 }
 
 fn contents(it: shaledb::DbIterator, rev: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -184,6 +203,12 @@ fn run(ops: Vec<Op>) {
                 db.sync_wal().unwrap();
                 since_sync = vec![];
             }
+            Op::Flush => db.flush().unwrap(),
+            Op::CompactRange(a, b) => {
+                let lo = a.map_or(Bound::Unbounded, |a| Bound::Included(key(a)));
+                let hi = b.map_or(Bound::Unbounded, |b| Bound::Included(key(b)));
+                db.compact_range::<Vec<u8>, _>((lo, hi)).unwrap();
+            }
             Op::Reopen => {
                 snapshots.clear();
                 drop(db);
@@ -219,7 +244,7 @@ fn run(ops: Vec<Op>) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 1000,
+        cases: 300,
         failure_persistence: None,
         // Deterministic: the same sequences on every run and machine.
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,

@@ -1,0 +1,66 @@
+//! [`SuperVersion`]: everything a read needs, swapped atomically as one `Arc`.
+
+use std::sync::Arc;
+
+use shale_core::iter::BoxedIterator;
+use shale_manifest::Version;
+use shale_memtable::MemTable;
+
+use crate::Result;
+use crate::level_iter::LevelIterator;
+use crate::table_cache::TableCache;
+
+/// A frozen memtable waiting to be flushed, with the WAL that holds its data.
+#[derive(Debug)]
+pub(crate) struct Immutable {
+    pub mem: Arc<MemTable>,
+    /// The WAL that holds this memtable's writes (and nothing newer).
+    pub log_number: u64,
+}
+
+/// The active memtable, the frozen ones (newest first) and the table files: a reader
+/// clones the `Arc` once and then reads without any lock, while writers and background
+/// work install new super versions.
+#[derive(Debug)]
+pub(crate) struct SuperVersion {
+    pub mem: Arc<MemTable>,
+    /// The WAL the active memtable's writes go to.
+    pub log_number: u64,
+    pub imm: Vec<Arc<Immutable>>,
+    pub version: Arc<Version>,
+}
+
+impl SuperVersion {
+    /// Iterators over every source, newest first: memtables, L0 tables, one lazy
+    /// iterator per deeper level.
+    pub(crate) fn iterators(&self, tables: &Arc<TableCache>) -> Result<Vec<BoxedIterator>> {
+        let mut out: Vec<BoxedIterator> = Vec::with_capacity(2 + self.imm.len() + 8);
+        out.push(Box::new(self.mem.iter()));
+        for imm in &self.imm {
+            out.push(Box::new(imm.mem.iter()));
+        }
+        for f in self.version.files(0) {
+            out.push(Box::new(tables.get(f.number)?.iter()));
+        }
+        for level in 1..self.version.num_levels() {
+            let files = self.version.files(level);
+            if !files.is_empty() {
+                out.push(Box::new(LevelIterator::new(
+                    files.to_vec(),
+                    Arc::clone(tables),
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes held by all memtables.
+    pub(crate) fn memtable_bytes(&self) -> u64 {
+        let imm: usize = self
+            .imm
+            .iter()
+            .map(|i| i.mem.approximate_memory_usage())
+            .sum();
+        (self.mem.approximate_memory_usage() + imm) as u64
+    }
+}

@@ -1,0 +1,278 @@
+//! The log-structured merge tree: flushes, compactions, reads across levels, reopen,
+//! obsolete files, stalls, iterators pinned across compactions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{collect, kv, open_tiny, tiny_lsm_options};
+use shaledb::{Db, Error, FileSystem, MemFs, Options, WriteBatch, WriteOptions};
+
+fn table_files(fs: &MemFs) -> Vec<String> {
+    fs.list(Path::new("/db"))
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".sst"))
+        .collect()
+}
+
+/// Writes `n` keys (with overwrites and deletes) and returns the model.
+fn load(db: &Db, n: u64, version: u64, model: &mut BTreeMap<Vec<u8>, Vec<u8>>) {
+    for i in 0..n {
+        let (k, v) = kv(i, version);
+        if i % 11 == 5 {
+            db.delete(&k).unwrap();
+            model.remove(&k);
+        } else {
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+    }
+}
+
+fn check(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
+    let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(collect(db.iter()), all, "forward scan");
+    let mut rev = all.clone();
+    rev.reverse();
+    assert_eq!(collect(db.iter().rev()), rev, "reverse scan");
+    for i in (0..3000).step_by(7) {
+        let (k, _) = kv(i, 0);
+        assert_eq!(
+            db.get(&k).unwrap().map(|b| b.to_vec()),
+            model.get(&k).cloned(),
+            "get {k:?}"
+        );
+    }
+    let lo = b"key02".to_vec();
+    let hi = b"key05".to_vec();
+    let want: Vec<_> = model
+        .range(lo.clone()..hi.clone())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(collect(db.range(lo..hi)), want, "range scan");
+}
+
+#[test]
+fn data_far_larger_than_the_memtable_survives_flush_compaction_and_reopen() {
+    let fs = MemFs::new();
+    let mut model = BTreeMap::new();
+    {
+        let db = open_tiny(&fs);
+        load(&db, 3000, 1, &mut model);
+        load(&db, 1500, 2, &mut model); // overwrites
+        check(&db, &model);
+        db.flush().unwrap();
+        let s = db.stats();
+        assert!(s.flushes >= 5, "{s}");
+        assert!(
+            s.levels.iter().skip(1).any(|l| l.files > 0),
+            "compaction moved data down:\n{s}"
+        );
+        check(&db, &model);
+        db.compact_range::<&[u8], _>(..).unwrap();
+        let s = db.stats();
+        assert_eq!(s.levels[0].files, 0, "{s}");
+        check(&db, &model);
+        // After a full compaction no tombstones or shadowed versions remain.
+        let entries: u64 = s.levels.iter().map(|l| l.files).sum();
+        assert!(entries > 0);
+    }
+    let db = open_tiny(&fs);
+    check(&db, &model);
+    // Files on disk are exactly the files of the tree.
+    let s = db.stats();
+    let in_tree: u64 = s.levels.iter().map(|l| l.files).sum();
+    assert_eq!(table_files(&fs).len() as u64, in_tree);
+}
+
+#[test]
+fn iterators_and_snapshots_survive_compactions_under_them() {
+    let fs = MemFs::new();
+    let db = open_tiny(&fs);
+    let mut model = BTreeMap::new();
+    load(&db, 2000, 1, &mut model);
+    let frozen = model.clone();
+    let snap = db.snapshot();
+    let mut it = db.iter();
+    let first = it.next().unwrap().unwrap();
+    // Rewrite everything and compact: the files the iterator started on are replaced.
+    load(&db, 2000, 2, &mut model);
+    db.compact_range::<&[u8], _>(..).unwrap();
+    let mut rest = vec![(first.0.to_vec(), first.1.to_vec())];
+    rest.extend(collect(it));
+    let want: Vec<_> = frozen.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(
+        rest, want,
+        "an iterator keeps reading its own point in time"
+    );
+    assert_eq!(
+        collect(snap.iter()),
+        want,
+        "a snapshot too, after compaction"
+    );
+    for (k, v) in frozen.iter().take(50) {
+        assert_eq!(snap.get(k).unwrap().as_deref(), Some(v.as_slice()));
+    }
+    drop(snap);
+    check(&db, &model);
+}
+
+#[test]
+fn obsolete_files_are_deleted_and_orphans_removed_on_open() {
+    let fs = MemFs::new();
+    {
+        let db = open_tiny(&fs);
+        let mut model = BTreeMap::new();
+        load(&db, 2000, 1, &mut model);
+        db.compact_range::<&[u8], _>(..).unwrap();
+        let s = db.stats();
+        let in_tree: u64 = s.levels.iter().map(|l| l.files).sum();
+        assert_eq!(
+            table_files(&fs).len() as u64,
+            in_tree,
+            "compaction inputs deleted"
+        );
+        let logs = fs
+            .list(Path::new("/db"))
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.ends_with(".log"))
+            .count();
+        assert!(logs <= 3, "flushed WALs deleted, {logs} left");
+    }
+    // A crash can leave a table that no manifest references: it goes on open.
+    let mut w = fs.create(Path::new("/db/999999.sst")).unwrap();
+    w.append(b"orphan").unwrap();
+    drop(w);
+    let db = open_tiny(&fs);
+    assert!(!fs.exists(Path::new("/db/999999.sst")));
+    assert!(db.iter().count() > 0);
+}
+
+#[test]
+fn writes_stall_and_recover_without_deadlock() {
+    let fs = MemFs::new();
+    let opts = Options {
+        l0_compaction_trigger: 2,
+        l0_slowdown_writes_trigger: 2,
+        l0_stop_writes_trigger: 3,
+        ..tiny_lsm_options(&fs)
+    };
+    let db = Db::open("/db", opts).unwrap();
+    let mut model = BTreeMap::new();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 0..800 {
+                    let mut b = WriteBatch::new();
+                    b.put(format!("t{t}-{i:05}"), vec![b'v'; 100]);
+                    db.write(b, &WriteOptions::default()).unwrap();
+                }
+            });
+        }
+    });
+    for t in 0..4 {
+        for i in 0..800 {
+            model.insert(format!("t{t}-{i:05}").into_bytes(), vec![b'v'; 100]);
+        }
+    }
+    db.flush().unwrap();
+    let s = db.stats();
+    assert!(
+        s.write_slowdowns + s.write_stops > 0,
+        "backpressure engaged:\n{s}"
+    );
+    assert!(s.levels[0].files <= 3 + 1, "{s}");
+    assert_eq!(collect(db.iter()).len(), model.len());
+}
+
+#[test]
+fn options_that_cannot_work_are_rejected() {
+    let fs = MemFs::new();
+    let bad: Vec<(&str, Options)> = vec![
+        (
+            "zero buffer",
+            Options {
+                write_buffer_size: 0,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "fan-out 1",
+            Options {
+                level_size_multiplier: 1,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "one level",
+            Options {
+                num_levels: 1,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "no threads",
+            Options {
+                background_threads: 0,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "triggers",
+            Options {
+                l0_stop_writes_trigger: 1,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "one memtable",
+            Options {
+                max_write_buffer_number: 1,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "budget",
+            Options {
+                memory_budget: Some(10),
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+    ];
+    for (what, opts) in bad {
+        match Db::open("/db", opts) {
+            Err(Error::InvalidArgument(_)) => {}
+            other => panic!("{what}: expected InvalidArgument, got {other:?}"),
+        }
+    }
+    assert!(!fs.exists(Path::new("/db")), "nothing was created");
+}
+
+#[test]
+fn memory_budget_bounds_memtables_and_cache() {
+    let fs = MemFs::new();
+    let budget = 256 * 1024;
+    let opts = Options {
+        memory_budget: Some(budget),
+        write_buffer_size: 1 << 20,
+        ..tiny_lsm_options(&fs)
+    };
+    let db = Db::open("/db", opts).unwrap();
+    let mut model = BTreeMap::new();
+    load(&db, 4000, 1, &mut model);
+    let s = db.stats();
+    assert!(s.block_cache_capacity + 3 * 64 * 1024 <= budget * 2, "{s}");
+    check(&db, &model);
+    let s = db.stats();
+    assert!(
+        s.memtable_bytes + s.block_cache_bytes <= budget + 64 * 1024,
+        "memory {} over budget {budget}:\n{s}",
+        s.memtable_bytes + s.block_cache_bytes
+    );
+}

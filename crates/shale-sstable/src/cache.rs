@@ -35,7 +35,7 @@ impl Weighter<(u64, u64), Block> for BlockWeighter {
 /// A byte-bounded cache of decoded data blocks keyed by (table cache id, block offset).
 pub struct BlockCache {
     inner: Cache<(u64, u64), Block, BlockWeighter>,
-    capacity: u64,
+    capacity: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     next_id: AtomicU64,
@@ -61,7 +61,7 @@ impl BlockCache {
             .max(16);
         BlockCache {
             inner: Cache::with_weighter(estimated_items, capacity, BlockWeighter),
-            capacity,
+            capacity: AtomicU64::new(capacity),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
@@ -99,7 +99,14 @@ impl BlockCache {
 
     /// The configured capacity in bytes.
     pub fn capacity(&self) -> u64 {
-        self.capacity
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the capacity, evicting blocks at once if it shrinks (a memory budget
+    /// shared with other consumers moves the cache's share).
+    pub fn set_capacity(&self, capacity: u64) {
+        self.capacity.store(capacity, Ordering::Relaxed);
+        self.inner.set_capacity(capacity);
     }
 
     /// Number of cached blocks.

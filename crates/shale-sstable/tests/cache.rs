@@ -162,3 +162,26 @@ fn tables_and_iterators_cross_threads() {
     .unwrap();
     assert_eq!(n, 10);
 }
+
+#[test]
+fn shrinking_the_capacity_evicts_at_once() {
+    let fs = MemFs::new();
+    let entries = sample_entries(5000);
+    let (path, _) = write_table(&fs, "1.sst", &entries, table_opts());
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let table = open(&fs, &path, Some(cache.clone())).unwrap();
+    assert_eq!(scan(&table).unwrap(), entries);
+    assert!(
+        cache.usage() > 8 * 1024,
+        "the scan filled the cache: {}",
+        cache.usage()
+    );
+    cache.set_capacity(4 * 1024);
+    assert_eq!(cache.capacity(), 4 * 1024);
+    assert!(
+        cache.usage() <= 4 * 1024,
+        "usage {} over the new capacity",
+        cache.usage()
+    );
+    assert_eq!(scan(&table).unwrap(), entries, "reads still work");
+}

@@ -88,6 +88,7 @@ fn main() -> shaledb::Result<()> {
     }
     let load = t.elapsed().as_secs_f64();
     db.flush()?;
+    db.wait_for_compactions()?;
     let s = db.stats();
     println!(
         "fillrandom: {n} keys in {load:.1} s = {:.0} ops/s ({:.1} MB/s of user data)",

@@ -86,13 +86,13 @@ impl DbInner {
                 ));
             }
         } else {
-            children.push(Box::new(LevelIterator::new(
+            children.push(Box::new(LevelIterator::without_cache_fill(
                 c.inputs.clone(),
                 Arc::clone(&self.tables),
             )));
         }
         if !c.output_inputs.is_empty() {
-            children.push(Box::new(LevelIterator::new(
+            children.push(Box::new(LevelIterator::without_cache_fill(
                 c.output_inputs.clone(),
                 Arc::clone(&self.tables),
             )));

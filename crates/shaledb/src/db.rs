@@ -211,6 +211,34 @@ impl Db {
         Ok(())
     }
 
+    /// Waits until no flush or compaction is running or due (like RocksDB's
+    /// `WaitForCompact`): for benchmarks and tests that measure a settled tree.
+    /// Returns the background error if background work failed.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        let inner = &self.inner;
+        loop {
+            {
+                let st = lock(&inner.bg.state);
+                if let Some(e) = &st.error {
+                    return Err(e.clone());
+                }
+                let version = inner.current_version();
+                let due = shale_compaction::pick_compaction(
+                    &version,
+                    &inner.compaction_options(),
+                    &inner.compact_pointers(),
+                    &st.busy,
+                )
+                .is_some();
+                if inner.is_idle(&st) && !due {
+                    return Ok(());
+                }
+            }
+            inner.schedule_work();
+            inner.wait_for_background(Duration::from_millis(200))?;
+        }
+    }
+
     /// Counters and sizes, for monitoring (see [`Stats`]).
     pub fn stats(&self) -> Stats {
         self.inner.stats_snapshot()
@@ -350,6 +378,12 @@ impl DbInner {
     pub(crate) fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
         self.stats.gets.fetch_add(1, Ordering::Relaxed);
         let sv = self.super_version();
+        let result = self.get_in(&sv, key, seq);
+        self.release_super_version(sv);
+        result
+    }
+
+    fn get_in(&self, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
         let lookup = LookupKey::new(key, seq);
         let found = std::iter::once(&sv.mem)
             .chain(sv.imm.iter().map(|i| &i.mem))

@@ -54,17 +54,22 @@ impl DbInner {
     /// Flushes the oldest frozen memtable to L0 and records it in the manifest; the
     /// WALs it no longer needs become obsolete.
     pub(crate) fn flush_oldest_immutable(&self) -> Result<bool> {
-        let sv = self.super_version();
-        let Some(imm) = sv.imm.last().cloned() else {
-            return Ok(false);
+        // Take what the flush needs and let the super version go at once: holding it
+        // would keep every file it references alive past this flush's cleanup.
+        let (imm, next_log) = {
+            let sv = self.super_version();
+            let Some(imm) = sv.imm.last().cloned() else {
+                return Ok(false);
+            };
+            // The WAL of the next newer memtable: everything older is in this flush.
+            let next_log = sv
+                .imm
+                .iter()
+                .rev()
+                .nth(1)
+                .map_or(sv.log_number, |newer| newer.log_number);
+            (imm, next_log)
         };
-        // The WAL of the next newer memtable: everything older is in this flush.
-        let next_log = sv
-            .imm
-            .iter()
-            .rev()
-            .nth(1)
-            .map_or(sv.log_number, |newer| newer.log_number);
         let number = self.new_file_number();
         let _pending = self.protect_output(number);
         let meta = build_table(

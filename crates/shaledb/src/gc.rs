@@ -14,6 +14,7 @@ use shale_manifest::Version;
 
 use crate::db::DbInner;
 use crate::filenames::{DAMAGED_WALS_KEPT, FileKind, parse_file_name, table_path, wal_path};
+use crate::super_version::SuperVersion;
 use crate::write_queue::lock;
 
 /// Keeps a file number out of garbage collection while its table is being written.
@@ -62,6 +63,17 @@ impl DbInner {
             }
         }
         live
+    }
+
+    /// Drops a reader's super version; if it was the last reference to an outdated
+    /// one, the files only it kept alive are deleted now (as RocksDB purges when the
+    /// last reference to a super version goes), not at some later flush.
+    pub(crate) fn release_super_version(&self, sv: Arc<SuperVersion>) {
+        let last = Arc::strong_count(&sv) == 1;
+        drop(sv);
+        if last {
+            self.delete_obsolete_files();
+        }
     }
 
     /// Deletes every table and WAL of ours that nothing needs. Failures are logged

@@ -91,8 +91,9 @@ struct Cursor {
 /// error is yielded once as `Err` and ends the scan.
 pub struct DbIterator {
     snapshot: Snapshot,
-    /// The memtables and files this scan reads, pinned for its whole life.
-    sv: Arc<SuperVersion>,
+    /// The memtables and files this scan reads, pinned for its whole life (`None`
+    /// only while being dropped).
+    sv: Option<Arc<SuperVersion>>,
     range: KeyRange,
     front: Option<Cursor>,
     back: Option<Cursor>,
@@ -113,7 +114,7 @@ impl std::fmt::Debug for DbIterator {
 impl DbIterator {
     pub(crate) fn new(snapshot: Snapshot, range: KeyRange) -> Self {
         DbIterator {
-            sv: snapshot.db.inner.super_version(),
+            sv: Some(snapshot.db.inner.super_version()),
             snapshot,
             range,
             front: None,
@@ -125,7 +126,10 @@ impl DbIterator {
     }
 
     fn internal(&self) -> Result<BoxedIterator> {
-        let children = self.sv.iterators(&self.snapshot.db.inner.tables)?;
+        let Some(sv) = &self.sv else {
+            return Err(Error::invalid("iterator used while being dropped"));
+        };
+        let children = sv.iterators(&self.snapshot.db.inner.tables)?;
         Ok(Box::new(MergingIterator::new(children)))
     }
 
@@ -246,6 +250,17 @@ impl DbIterator {
         };
         self.back = Some(cursor);
         found
+    }
+}
+
+impl Drop for DbIterator {
+    fn drop(&mut self) {
+        // The cursors hold table readers of this super version: release them first.
+        self.front = None;
+        self.back = None;
+        if let Some(sv) = self.sv.take() {
+            self.snapshot.db.inner.release_super_version(sv);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) struct LevelIterator {
     index: usize,
     current: Option<TableIterator>,
     error: Option<Error>,
+    /// Whether blocks read enter the block cache (not for compaction inputs).
+    fill_cache: bool,
 }
 
 impl LevelIterator {
@@ -29,6 +31,16 @@ impl LevelIterator {
             index: 0,
             current: None,
             error: None,
+            fill_cache: true,
+        }
+    }
+
+    /// A level iterator whose reads bypass the block cache (compaction inputs are read
+    /// once; caching them would only evict blocks readers want).
+    pub(crate) fn without_cache_fill(files: Vec<Arc<FileMeta>>, tables: Arc<TableCache>) -> Self {
+        LevelIterator {
+            fill_cache: false,
+            ..Self::new(files, tables)
         }
     }
 
@@ -42,7 +54,10 @@ impl LevelIterator {
         }
         let meta = self.files.get(i)?;
         match self.tables.get(meta.number) {
-            Ok(t) => self.current.insert(t.iter()).into(),
+            Ok(t) => self
+                .current
+                .insert(t.iter_with_fill_cache(self.fill_cache))
+                .into(),
             Err(e) => {
                 self.error = Some(e);
                 None

@@ -85,6 +85,8 @@ pub(crate) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         path.to_path_buf(),
         block_cache,
         shale_sstable::TableOptions::default(),
+        opts.memory_budget
+            .map(|_| opts.effective_block_cache_size()),
     ));
     if opts.paranoid_checks {
         let version = vs.current(0);

@@ -67,8 +67,9 @@ pub struct Options {
     /// Bytes of decompressed data blocks kept in the shared block cache (default 64 MiB).
     pub block_cache_size: u64,
     /// If set, one bound on memtables + block cache + table index/filter blocks
-    /// together: write buffers get at most half of it and the block cache the rest
-    /// (see `docs/architecture.md`, "Memory").
+    /// together: the memtables (all `max_write_buffer_number` of them) get at most half
+    /// of it; the block cache gets the rest minus the index and filter blocks pinned by
+    /// open tables, recomputed as tables open and close (see `docs/architecture.md`).
     pub memory_budget: Option<u64>,
 
     /// Size at which the manifest is rewritten into a fresh file (default 64 MiB).

@@ -46,13 +46,22 @@ impl Default for Pacer {
     }
 }
 
+/// The error writes get once background work has failed: the database is read-only
+/// until reopened.
+fn refused_after(background: Error) -> Error {
+    match background {
+        e @ Error::Poisoned(_) => e,
+        e => Error::Poisoned(format!("background work failed: {e}")),
+    }
+}
+
 impl DbInner {
     /// Called by the group-commit leader before writing `bytes`.
     pub(crate) fn make_room_for_write(&self, bytes: usize) -> Result<()> {
         let mut stopped_since: Option<Instant> = None;
         let result = loop {
             if let Some(e) = self.background_error() {
-                break Err(Error::Poisoned(format!("background work failed: {e}")));
+                break Err(refused_after(e));
             }
             let sv = self.super_version();
             let full = sv.mem.approximate_memory_usage() >= self.opts.effective_write_buffer_size();
@@ -77,7 +86,8 @@ impl DbInner {
                     );
                 }
                 self.schedule_work();
-                self.wait_for_background(Duration::from_millis(500))?;
+                self.wait_for_background(Duration::from_millis(500))
+                    .map_err(refused_after)?;
                 continue;
             }
             let slope = |value: f64, start: f64, end: f64| {
@@ -153,7 +163,8 @@ impl DbInner {
                 return self.rotate_memtable(&sv);
             }
             self.schedule_work();
-            self.wait_for_background(Duration::from_millis(500))?;
+            self.wait_for_background(Duration::from_millis(500))
+                .map_err(refused_after)?;
         }
     }
 

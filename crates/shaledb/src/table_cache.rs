@@ -20,7 +20,14 @@ pub(crate) struct TableCache {
     block_cache: Arc<BlockCache>,
     opts: TableOptions,
     tables: Mutex<HashMap<u64, Arc<Table>>>,
+    /// With a memory budget: the bytes shared by the block cache and the pinned
+    /// index/filter blocks of open tables. The cache gets what the pinned blocks leave.
+    shared_budget: Option<u64>,
 }
+
+/// The block cache keeps at least this fraction of its share, even when pinned blocks
+/// fill the budget (reads need a few blocks cached; the overshoot shows in `Stats`).
+const MIN_CACHE_FRACTION: u64 = 8;
 
 impl TableCache {
     pub(crate) fn new(
@@ -28,6 +35,7 @@ impl TableCache {
         dir: PathBuf,
         block_cache: Arc<BlockCache>,
         opts: TableOptions,
+        shared_budget: Option<u64>,
     ) -> Self {
         TableCache {
             fs,
@@ -35,6 +43,19 @@ impl TableCache {
             block_cache,
             opts,
             tables: Mutex::new(HashMap::new()),
+            shared_budget,
+        }
+    }
+
+    /// Gives the block cache what the pinned index/filter blocks leave of the budget.
+    fn rebalance(&self, tables: &HashMap<u64, Arc<Table>>) {
+        if let Some(budget) = self.shared_budget {
+            let pinned: u64 = tables.values().map(|t| t.memory_usage() as u64).sum();
+            let floor = (budget / MIN_CACHE_FRACTION).max(4096);
+            let capacity = budget.saturating_sub(pinned).max(floor);
+            if capacity != self.block_cache.capacity() {
+                self.block_cache.set_capacity(capacity);
+            }
         }
     }
 
@@ -53,13 +74,18 @@ impl TableCache {
             Some(Arc::clone(&self.block_cache)),
             self.opts,
         )?;
-        lock(&self.tables).insert(number, Arc::clone(&table));
+        let mut tables = lock(&self.tables);
+        tables.insert(number, Arc::clone(&table));
+        self.rebalance(&tables);
         Ok(table)
     }
 
     /// Forgets table `number` (its file is about to be deleted).
     pub(crate) fn evict(&self, number: u64) {
-        lock(&self.tables).remove(&number);
+        let mut tables = lock(&self.tables);
+        if tables.remove(&number).is_some() {
+            self.rebalance(&tables);
+        }
     }
 
     /// Bytes pinned by open readers (index and filter blocks).

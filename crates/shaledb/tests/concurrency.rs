@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod common;
+
 use shaledb::{Db, MemFs, Options, WriteBatch, WriteOptions};
 
 const WRITERS: usize = 4;
@@ -25,8 +27,24 @@ fn parse(v: &[u8]) -> u64 {
 
 #[test]
 fn readers_see_consistent_prefixes_of_each_writer() {
+    readers_see_consistent_prefixes(false);
+}
+
+/// The same with tiny memtables and files: flushes and compactions run constantly
+/// under the readers, snapshots and iterators.
+#[test]
+fn readers_see_consistent_prefixes_while_compactions_run() {
+    readers_see_consistent_prefixes(true);
+}
+
+fn readers_see_consistent_prefixes(tiny: bool) {
     let fs = MemFs::new();
-    let db = Db::open("/db", Options::with_fs(Arc::new(fs.clone()))).unwrap();
+    let opts = if tiny {
+        common::tiny_lsm_options(&fs)
+    } else {
+        Options::with_fs(Arc::new(fs.clone()))
+    };
+    let db = Db::open("/db", opts.clone()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
 
     std::thread::scope(|s| {
@@ -123,8 +141,14 @@ fn readers_see_consistent_prefixes_of_each_writer() {
     let stats = db.stats();
     assert_eq!(stats.writes, (WRITERS as u64) * PER_WRITER * 2);
     assert!(stats.write_groups <= stats.writes);
+    if tiny {
+        assert!(
+            stats.flushes > 10 && stats.levels.iter().skip(1).any(|l| l.files > 0),
+            "{stats}"
+        );
+    }
     drop(db);
-    check(&Db::open("/db", Options::with_fs(Arc::new(fs))).unwrap());
+    check(&Db::open("/db", opts).unwrap());
 }
 
 #[test]

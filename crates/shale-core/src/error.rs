@@ -59,6 +59,10 @@ pub enum Error {
     /// A file or directory that must exist does not.
     #[error("not found: {}", .0.display())]
     NotFound(PathBuf),
+    /// A transaction could not commit: a key (or range) it read or wrote was written
+    /// by someone else after the transaction's snapshot. Nothing was written; retry.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
     /// Opening a database that does not exist without `create_if_missing`,
     /// or creating one that exists with `error_if_exists`.
     #[error("{0}")]

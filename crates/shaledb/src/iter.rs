@@ -48,6 +48,11 @@ impl KeyRange {
         }
     }
 
+    /// The bounds as owned `Bound`s.
+    pub(crate) fn bounds(&self) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        (self.lower.clone(), self.upper.clone())
+    }
+
     fn above_lower(&self, k: &[u8]) -> bool {
         match &self.lower {
             Bound::Included(l) => k >= l.as_slice(),

@@ -26,6 +26,7 @@
 
 mod background;
 mod compaction_job;
+mod conflict;
 mod db;
 mod filenames;
 mod flush;
@@ -39,6 +40,7 @@ mod stall;
 mod stats;
 mod super_version;
 mod table_cache;
+mod transaction;
 mod write_queue;
 
 pub use bytes::Bytes;
@@ -51,3 +53,4 @@ pub use shale_sstable::Compression;
 pub use shale_wal::RecoveryMode;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
+pub use transaction::{CasMismatch, Transaction};

@@ -31,9 +31,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A check the leader runs, alone in its group, right before writing: the state it
+/// sees is exactly the state the write lands on (optimistic transactions, CAS).
+pub(crate) type Validation = Box<dyn Fn(&DbInner) -> Result<()> + Send + Sync>;
+
 struct Writer {
     batch: WriteBatch,
     sync: bool,
+    validate: Option<Validation>,
     /// Not a write: freeze the memtable and start a new WAL (`Db::flush`). Runs alone.
     rotate: bool,
     cv: Condvar,
@@ -99,19 +104,37 @@ impl DbInner {
     /// Commits `batch` through the group-commit queue; returns the seqno of its last
     /// write once it is in the WAL (synced if asked) and visible to readers.
     pub(crate) fn commit(&self, batch: WriteBatch, sync: bool) -> Result<SeqNo> {
-        self.enqueue(batch, sync, false)
+        self.enqueue(batch, sync, false, None)
+    }
+
+    /// Commits `batch` only if `validate` passes against the state it would land on.
+    pub(crate) fn commit_validated(
+        &self,
+        batch: WriteBatch,
+        sync: bool,
+        validate: Validation,
+    ) -> Result<SeqNo> {
+        self.enqueue(batch, sync, false, Some(validate))
     }
 
     /// Freezes the active memtable (if it holds anything) through the write queue, so
     /// it is ordered with every write.
     pub(crate) fn force_rotation(&self) -> Result<()> {
-        self.enqueue(WriteBatch::new(), false, true).map(|_| ())
+        self.enqueue(WriteBatch::new(), false, true, None)
+            .map(|_| ())
     }
 
-    fn enqueue(&self, batch: WriteBatch, sync: bool, rotate: bool) -> Result<SeqNo> {
+    fn enqueue(
+        &self,
+        batch: WriteBatch,
+        sync: bool,
+        rotate: bool,
+        validate: Option<Validation>,
+    ) -> Result<SeqNo> {
         let me = Arc::new(Writer {
             batch,
             sync,
+            validate,
             rotate,
             cv: Condvar::new(),
             outcome: Mutex::new(None),
@@ -150,7 +173,19 @@ impl DbInner {
             }
             Ok(()) => {
                 drop(st);
-                let r = self.write_group(&group, first_seq, total);
+                // A validated writer runs alone (see take_group), after every earlier
+                // group was published: its check sees exactly what it writes onto.
+                let r = match &me.validate {
+                    Some(check) => check(self),
+                    None => Ok(()),
+                }
+                .and_then(|()| {
+                    if total == 0 {
+                        Ok(first_seq - 1)
+                    } else {
+                        self.write_group(&group, first_seq, total)
+                    }
+                });
                 st = lock(&q.state);
                 r
             }
@@ -163,7 +198,10 @@ impl DbInner {
             Err(e) => {
                 // Write-path failures poison; refusals (bad input, a background error
                 // that already stopped writes) do not add a second cause.
-                if !matches!(e, Error::Poisoned(_) | Error::InvalidArgument(_)) {
+                if !matches!(
+                    e,
+                    Error::Poisoned(_) | Error::InvalidArgument(_) | Error::Conflict(_)
+                ) {
                     st.poison.get_or_insert_with(|| e.to_string());
                 }
                 Err(e)
@@ -187,17 +225,21 @@ impl DbInner {
 
     /// The leader's group: itself plus followers, bounded in bytes. A leader that does
     /// not sync stops at the first follower that does, so it never waits for an fsync
-    /// it did not ask for.
+    /// it did not ask for; rotations and validated writes are never grouped.
     fn take_group(&self, st: &QueueState, leader: &Arc<Writer>) -> Vec<Arc<Writer>> {
         let max = self.opts.max_write_group_bytes;
         let mut bytes = 0usize;
         let mut group = Vec::new();
-        if leader.rotate {
+        // Rotations and validated writes (transactions, CAS) run alone: a check must
+        // see every earlier write applied and nothing of its own group.
+        if leader.rotate || leader.validate.is_some() {
             return vec![Arc::clone(leader)];
         }
         for w in &st.waiting {
-            let over =
-                w.rotate || (w.sync && !leader.sync) || bytes + w.batch.size_in_bytes() > max;
+            let over = w.rotate
+                || w.validate.is_some()
+                || (w.sync && !leader.sync)
+                || bytes + w.batch.size_in_bytes() > max;
             if !group.is_empty() && over {
                 break;
             }

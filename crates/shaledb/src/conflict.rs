@@ -1,0 +1,79 @@
+//! What optimistic concurrency control asks of the tree: the newest seqno of a key,
+//! and whether anything in a range was written after a given seqno.
+
+use std::ops::Bound;
+
+use shale_core::key::{parse_internal_key, user_key};
+use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo};
+
+use crate::db::DbInner;
+use crate::{Error, Result};
+
+impl DbInner {
+    /// The seqno of the newest version (value, tombstone or operand) of `key`, if any.
+    pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
+        let sv = self.super_version();
+        let lookup = LookupKey::new(key, MAX_SEQNO);
+        let in_memory = std::iter::once(&sv.mem)
+            .chain(sv.imm.iter().map(|i| &i.mem))
+            .find_map(|m| m.get(&lookup));
+        let found = match in_memory {
+            Some((seq, _)) => Some(seq),
+            None => {
+                let mut found = None;
+                for (_, file) in sv.version.files_for_key(key) {
+                    let table = self.tables.get(file.number)?;
+                    if let Some((ikey, _)) = table.get(lookup.internal_key())? {
+                        found = parse_internal_key(&ikey).map(|p| p.seq);
+                        break;
+                    }
+                }
+                found
+            }
+        };
+        self.release_super_version(sv);
+        Ok(found)
+    }
+
+    /// The first user key in `(lo, hi)` with a version newer than `after`, if any.
+    pub(crate) fn first_write_after(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        after: SeqNo,
+    ) -> Result<Option<Vec<u8>>> {
+        let sv = self.super_version();
+        let result = (|| {
+            let mut it = MergingIterator::new(sv.iterators(&self.tables)?);
+            match lo {
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    it.seek(LookupKey::new(k, MAX_SEQNO).internal_key())
+                }
+                Bound::Unbounded => it.seek_to_first(),
+            }
+            while it.valid() {
+                let ikey = it.key();
+                let uk = user_key(ikey);
+                let below_hi = match hi {
+                    Bound::Included(h) => uk <= h,
+                    Bound::Excluded(h) => uk < h,
+                    Bound::Unbounded => true,
+                };
+                if !below_hi {
+                    break;
+                }
+                let above_lo = !matches!(lo, Bound::Excluded(l) if uk == l);
+                let p = parse_internal_key(ikey).ok_or_else(|| {
+                    Error::corruption("<merged view>", 0, "malformed internal key")
+                })?;
+                if above_lo && p.seq > after {
+                    return Ok(Some(uk.to_vec()));
+                }
+                it.next();
+            }
+            it.status().map(|()| None)
+        })();
+        self.release_super_version(sv);
+        result
+    }
+}

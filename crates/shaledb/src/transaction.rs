@@ -1,0 +1,294 @@
+//! Optimistic transactions and compare-and-swap.
+//!
+//! A [`Transaction`] reads at a snapshot, buffers its writes (and reads its own
+//! writes), and remembers every key and range it read or wrote. `commit` hands the
+//! writes to the group-commit queue with a check that the leader runs alone, right
+//! before writing: if any remembered key — or any key in a remembered range — has a
+//! version newer than the snapshot, the commit fails with [`Error::Conflict`] and
+//! nothing is written. Because the check and the write happen as one step of the
+//! write queue, committed transactions are serializable in commit order. No lock is
+//! held while a transaction runs; conflicts cost a retry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use shale_core::{MAX_KEY_SIZE, MAX_VALUE_SIZE, WriteBatch};
+
+use crate::db::Db;
+use crate::iter::KeyRange;
+use crate::options::WriteOptions;
+use crate::snapshot::Snapshot;
+use crate::{Error, Result};
+
+/// A range a transaction read, as owned bounds.
+type TrackedRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// An optimistic, serializable transaction: see the module docs.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+/// db.put("balance:alice", "100")?;
+/// let mut tx = db.transaction();
+/// let alice: u64 = std::str::from_utf8(&tx.get_for_update("balance:alice")?.unwrap()).unwrap().parse().unwrap();
+/// tx.put("balance:alice", (alice - 30).to_string())?;
+/// tx.put("balance:bob", "30")?;
+/// match tx.commit() {
+///     Ok(()) => {}
+///     Err(shaledb::Error::Conflict(_)) => { /* someone changed alice's balance: retry */ }
+///     Err(e) => return Err(e),
+/// }
+/// # Ok::<(), shaledb::Error>(())
+/// ```
+pub struct Transaction {
+    db: Db,
+    snapshot: Snapshot,
+    /// Own writes, last one per key wins (`None`: deleted).
+    writes: BTreeMap<Vec<u8>, Option<Bytes>>,
+    batch: WriteBatch,
+    keys: BTreeSet<Vec<u8>>,
+    ranges: Vec<TrackedRange>,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("snapshot", &self.snapshot.seqno())
+            .field("writes", &self.batch.count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transaction {
+    pub(crate) fn new(db: Db) -> Self {
+        Transaction {
+            snapshot: db.snapshot(),
+            db,
+            writes: BTreeMap::new(),
+            batch: WriteBatch::new(),
+            keys: BTreeSet::new(),
+            ranges: Vec::new(),
+        }
+    }
+
+    /// The seqno this transaction reads at.
+    pub fn snapshot_seqno(&self) -> u64 {
+        self.snapshot.seqno()
+    }
+
+    /// Reads `key`: the transaction's own write if it made one, else the snapshot's
+    /// value. The key is validated at commit (ShaleDB validates every read, so plain
+    /// `get` is as safe as [`get_for_update`](Self::get_for_update)).
+    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        self.keys.insert(key.to_vec());
+        match self.writes.get(key) {
+            Some(own) => Ok(own.clone()),
+            None => self.snapshot.get(key),
+        }
+    }
+
+    /// Reads `key` announcing the intent to write it (same validation as `get`).
+    pub fn get_for_update(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.get(key)
+    }
+
+    /// Buffers `key = value` (applied at commit).
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        check_sizes(key, value)?;
+        self.batch.put(key, value);
+        self.keys.insert(key.to_vec());
+        self.writes
+            .insert(key.to_vec(), Some(Bytes::copy_from_slice(value)));
+        Ok(())
+    }
+
+    /// Buffers a delete of `key` (applied at commit).
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref();
+        check_sizes(key, &[])?;
+        self.batch.delete(key);
+        self.keys.insert(key.to_vec());
+        self.writes.insert(key.to_vec(), None);
+        Ok(())
+    }
+
+    /// The `(key, value)` pairs in `range` as this transaction sees them (snapshot plus
+    /// own writes), in order. The whole range is validated at commit: a key inserted
+    /// into it by someone else is a conflict (no phantoms).
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        range: R,
+    ) -> Result<Vec<(Bytes, Bytes)>> {
+        let kr = KeyRange::from_bounds(range);
+        self.read_range(kr)
+    }
+
+    /// The pairs whose key starts with `prefix` (see [`range`](Self::range)).
+    pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        self.read_range(KeyRange::prefix(prefix.as_ref()))
+    }
+
+    fn read_range(&mut self, kr: KeyRange) -> Result<Vec<(Bytes, Bytes)>> {
+        let (lo, hi) = kr.bounds();
+        self.ranges.push((lo.clone(), hi.clone()));
+        let mut merged: BTreeMap<Bytes, Bytes> = BTreeMap::new();
+        for item in crate::iter::DbIterator::new(self.snapshot.clone(), kr) {
+            let (k, v) = item?;
+            merged.insert(k, v);
+        }
+        for (k, v) in self.writes.range::<Vec<u8>, _>((lo, hi)) {
+            let k = Bytes::copy_from_slice(k);
+            match v {
+                Some(v) => {
+                    merged.insert(k, v.clone());
+                }
+                None => {
+                    merged.remove(&k);
+                }
+            }
+        }
+        Ok(merged.into_iter().collect())
+    }
+
+    /// Applies every buffered write atomically if nothing this transaction read or
+    /// wrote changed since its snapshot; otherwise [`Error::Conflict`] and nothing is
+    /// written.
+    pub fn commit(self) -> Result<()> {
+        self.commit_opt(&WriteOptions::default())
+    }
+
+    /// [`commit`](Self::commit) with explicit durability.
+    pub fn commit_opt(self, wo: &WriteOptions) -> Result<()> {
+        if self.batch.is_empty() {
+            // A read-only transaction read one consistent snapshot: nothing to check.
+            return Ok(());
+        }
+        let snap = self.snapshot.seqno();
+        let keys = self.keys;
+        let ranges = self.ranges;
+        self.db.inner.commit_validated(
+            self.batch,
+            wo.sync,
+            Box::new(move |db| {
+                for key in &keys {
+                    if db.newest_seqno(key)?.is_some_and(|s| s > snap) {
+                        return Err(Error::Conflict(format!(
+                            "key {} was written after this transaction's snapshot",
+                            show(key)
+                        )));
+                    }
+                }
+                for (lo, hi) in &ranges {
+                    if let Some(k) = db.first_write_after(as_ref(lo), as_ref(hi), snap)? {
+                        return Err(Error::Conflict(format!(
+                            "key {} in a range this transaction read was written after its snapshot",
+                            show(&k)
+                        )));
+                    }
+                }
+                Ok(())
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Drops every buffered write.
+    pub fn rollback(self) {}
+}
+
+/// Why a [`Db::compare_and_swap`] did not swap: the value found instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasMismatch {
+    /// The key's current value (`None`: absent).
+    pub current: Option<Bytes>,
+}
+
+impl Db {
+    /// Starts an optimistic transaction reading at the current state.
+    pub fn transaction(&self) -> Transaction {
+        Transaction::new(self.clone())
+    }
+
+    /// Atomically replaces `key`'s value with `new` (`None`: delete) if it currently
+    /// is `expected` (`None`: absent). `Ok(Err(mismatch))` carries the value found
+    /// when it was not. The comparison and the write are one step of the write queue.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// assert!(db.compare_and_swap("lock", None, Some(b"owner-1"))?.is_ok());
+    /// let lost = db.compare_and_swap("lock", None, Some(b"owner-2"))?.unwrap_err();
+    /// assert_eq!(lost.current.as_deref(), Some(&b"owner-1"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn compare_and_swap(
+        &self,
+        key: impl AsRef<[u8]>,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<std::result::Result<(), CasMismatch>> {
+        let key = key.as_ref().to_vec();
+        check_sizes(&key, new.unwrap_or(&[]))?;
+        let mut batch = WriteBatch::new();
+        match new {
+            Some(v) => batch.put(&key, v),
+            None => batch.delete(&key),
+        };
+        let expected: Option<Vec<u8>> = expected.map(<[u8]>::to_vec);
+        let found: Arc<Mutex<Option<Option<Bytes>>>> = Arc::new(Mutex::new(None));
+        let stash = Arc::clone(&found);
+        let result = self.inner.commit_validated(
+            batch,
+            false,
+            Box::new(move |db| {
+                let current = db.get_at(&key, db.visible_seq())?;
+                if current.as_deref() == expected.as_deref() {
+                    Ok(())
+                } else {
+                    *crate::write_queue::lock(&stash) = Some(current);
+                    Err(Error::Conflict("compare-and-swap: value differs".into()))
+                }
+            }),
+        );
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(Error::Conflict(_)) => {
+                let current = crate::write_queue::lock(&found).take().flatten();
+                Ok(Err(CasMismatch { current }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn check_sizes(key: &[u8], value: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::invalid(format!(
+            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(Error::invalid(format!(
+            "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn show(key: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(key))
+}

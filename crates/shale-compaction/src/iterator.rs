@@ -45,6 +45,8 @@ pub struct CompactionStats {
     pub shadowed_dropped: u64,
     /// Tombstones dropped at the bottommost level.
     pub tombstones_dropped: u64,
+    /// Expired values written out as tombstones.
+    pub expired_converted: u64,
 }
 
 /// A forward-only filter over a compaction's (or flush's) merged input; see the
@@ -62,6 +64,8 @@ pub struct CompactionIterator {
     has_cur: bool,
     /// Stripe of the newest non-merge version of the current user key seen so far.
     cur_stripe: Option<usize>,
+    /// "Now" for expiring values; `None` leaves them as plain values.
+    now_ms: Option<u64>,
     stats: CompactionStats,
 }
 
@@ -96,8 +100,32 @@ impl CompactionIterator {
             cur_user_key: Vec::new(),
             has_cur: false,
             cur_stripe: None,
+            now_ms: None,
             stats: CompactionStats::default(),
         }
+    }
+
+    /// Treats values that expired at `now_ms` as tombstones: an expired newest version
+    /// of a stripe is written as a tombstone at its seqno — never simply dropped, which
+    /// would let an older version show through — and then follows the tombstone rules
+    /// (gone at the bottommost level when no snapshot needs it).
+    pub fn with_expiry_clock(mut self, now_ms: u64) -> Self {
+        self.now_ms = Some(now_ms);
+        self
+    }
+
+    /// Rewrites the current output entry (a copy of the input's) as a tombstone.
+    fn make_current_tombstone(&mut self) {
+        if let Some(kind) = self
+            .key
+            .len()
+            .checked_sub(8)
+            .and_then(|i| self.key.get_mut(i))
+        {
+            *kind = ValueKind::Delete as u8;
+        }
+        self.value.clear();
+        self.stats.expired_converted += 1;
     }
 
     /// Positions at the first surviving entry (restarting the input and the counters).
@@ -209,7 +237,18 @@ impl CompactionIterator {
                 self.corrupt();
                 return;
             };
-            let (seq, kind) = (parsed.seq, parsed.kind);
+            let (seq, mut kind) = (parsed.seq, parsed.kind);
+            let mut expired = false;
+            if kind == ValueKind::ValueWithExpiry {
+                expired = self
+                    .now_ms
+                    .is_some_and(|now| shale_core::ttl::is_expired(self.input.value(), now));
+                kind = if expired {
+                    ValueKind::Delete
+                } else {
+                    ValueKind::Value
+                };
+            }
             self.stats.entries_in += 1;
             if !self.has_cur || self.cur_user_key.as_slice() != parsed.user_key {
                 self.cur_user_key.clear();
@@ -236,7 +275,9 @@ impl CompactionIterator {
                     self.emit_current();
                     return;
                 }
-                ValueKind::Value | ValueKind::Delete => {
+                // (An expiring value arrives here already classified as a value or,
+                // once expired, a tombstone.)
+                ValueKind::Value | ValueKind::Delete | ValueKind::ValueWithExpiry => {
                     if self.cur_stripe == Some(stripe) {
                         self.stats.shadowed_dropped += 1;
                         self.input.next();
@@ -245,6 +286,9 @@ impl CompactionIterator {
                     self.cur_stripe = Some(stripe);
                     if kind == ValueKind::Value || !self.bottommost {
                         self.emit_current();
+                        if expired {
+                            self.make_current_tombstone();
+                        }
                         return;
                     }
                     if stripe == 0 {
@@ -254,6 +298,9 @@ impl CompactionIterator {
                         continue;
                     }
                     if self.tombstone_needed(stripe) {
+                        if expired {
+                            self.make_current_tombstone();
+                        }
                         return;
                     }
                     if self.error.is_some() {

@@ -27,6 +27,6 @@ mod tests;
 pub use compaction::{Compaction, CompactionReason};
 pub use iterator::{CompactionIterator, CompactionStats};
 pub use options::CompactionOptions;
-pub use picker::{level_scores, pick_compaction, pick_range_compaction};
+pub use picker::{level_scores, pick_bottommost_rewrite, pick_compaction, pick_range_compaction};
 pub use splitter::OutputSplitter;
 pub use targets::LevelTargets;

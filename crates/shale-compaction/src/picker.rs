@@ -116,6 +116,37 @@ pub fn pick_compaction(
     None
 }
 
+/// Rewrites the files of the last level overlapping `[lo, hi]` (None = unbounded) in
+/// place, for `compact_range`: nothing moves down, but tombstones no snapshot needs,
+/// shadowed versions and expired values in those files are dropped (RocksDB's
+/// `bottommost_level_compaction = kForce`). `None` if there are no such files or one
+/// of them is busy.
+pub fn pick_bottommost_rewrite(
+    version: &Version,
+    opts: &CompactionOptions,
+    lo: Option<&[u8]>,
+    hi: Option<&[u8]>,
+    busy: &BTreeSet<u64>,
+) -> Option<Compaction> {
+    let last = version.num_levels().checked_sub(1)?;
+    let inputs = version.overlapping_files(last, lo, hi);
+    if inputs.is_empty() || inputs.iter().any(|f| busy.contains(&f.number)) {
+        return None;
+    }
+    Some(Compaction {
+        level: last,
+        output_level: last,
+        inputs,
+        output_inputs: Vec::new(),
+        grandparents: Vec::new(),
+        bottommost: true,
+        trivial_move: false,
+        score: 0.0,
+        reason: CompactionReason::Manual,
+        target_file_size: opts.target_file_size,
+    })
+}
+
 /// Picks the compaction of every file of `level` overlapping `[lo, hi]` (None =
 /// unbounded) into the next level (the base level for L0), for `Db::compact_range`.
 ///

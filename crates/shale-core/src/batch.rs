@@ -58,6 +58,18 @@ impl WriteBatch {
         self.push(ValueKind::Value, 0, key.as_ref(), Some(value.as_ref()))
     }
 
+    /// Adds a put of `key` → `value` that expires at `expiry_ms` (milliseconds since
+    /// the Unix epoch), in the default keyspace.
+    pub fn put_with_expiry(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expiry_ms: u64,
+    ) -> &mut Self {
+        let stored = crate::ttl::encode(expiry_ms, value.as_ref());
+        self.push(ValueKind::ValueWithExpiry, 0, key.as_ref(), Some(&stored))
+    }
+
     /// Adds a delete of `key` in the default keyspace.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
         self.push(ValueKind::Delete, 0, key.as_ref(), None)

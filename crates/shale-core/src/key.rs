@@ -40,6 +40,10 @@ pub enum ValueKind {
     Merge = 2,
     /// A range tombstone: the value holds the exclusive end key.
     RangeDelete = 3,
+    /// A value with an absolute expiry: the value is an 8-byte little-endian expiry
+    /// (milliseconds since the Unix epoch) followed by the user value. Once the clock
+    /// passes the expiry the entry reads as deleted (see [`crate::ttl`]).
+    ValueWithExpiry = 4,
 }
 
 impl ValueKind {
@@ -50,6 +54,7 @@ impl ValueKind {
             1 => Some(ValueKind::Value),
             2 => Some(ValueKind::Merge),
             3 => Some(ValueKind::RangeDelete),
+            4 => Some(ValueKind::ValueWithExpiry),
             _ => None,
         }
     }

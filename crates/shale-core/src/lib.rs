@@ -12,6 +12,7 @@ pub mod coding;
 pub mod error;
 pub mod iter;
 pub mod key;
+pub mod ttl;
 
 pub use batch::{BatchOp, WriteBatch};
 pub use error::{Error, Result};

@@ -30,6 +30,9 @@ pub enum Lookup {
     Deleted,
     /// The newest visible entry is a merge operand; older entries must be consulted.
     Merge(Bytes),
+    /// The newest visible entry is a value with an expiry, stored as
+    /// [`shale_core::ttl`] lays it out (the reader decides whether it expired).
+    Expiring(Bytes),
 }
 
 /// An in-memory, sorted write buffer.
@@ -64,6 +67,7 @@ impl MemTable {
         let found = match parsed.kind {
             ValueKind::Value => Lookup::Value(entry.value().clone()),
             ValueKind::Merge => Lookup::Merge(entry.value().clone()),
+            ValueKind::ValueWithExpiry => Lookup::Expiring(entry.value().clone()),
             ValueKind::Delete | ValueKind::RangeDelete => Lookup::Deleted,
         };
         Some((parsed.seq, found))

@@ -148,6 +148,13 @@ impl Printer<'_> {
                 ValueKind::Value => self.line(format_args!("    put{ks} {key} {value}"))?,
                 ValueKind::Delete => self.line(format_args!("    del{ks} {key}"))?,
                 ValueKind::Merge => self.line(format_args!("    merge{ks} {key} {value}"))?,
+                ValueKind::ValueWithExpiry => match shale_core::ttl::decode(op.value) {
+                    Some((expiry, v)) => self.line(format_args!(
+                        "    put{ks} {key} {} expires_at_ms={expiry}",
+                        escape(v)
+                    ))?,
+                    None => self.line(format_args!("    put{ks} {key} <damaged expiry>"))?,
+                },
                 ValueKind::RangeDelete => {
                     self.line(format_args!("    range-del{ks} {key} {value}"))?
                 }

@@ -155,14 +155,13 @@ impl DbInner {
         let version = self.current_version();
         let copts = self.compaction_options();
         let picked = if let Some(m) = st.manual.first().cloned() {
-            match shale_compaction::pick_range_compaction(
-                &version,
-                &copts,
-                m.level,
-                m.lo.as_deref(),
-                m.hi.as_deref(),
-                &st.busy,
-            ) {
+            let (lo, hi) = (m.lo.as_deref(), m.hi.as_deref());
+            let pick = if m.level + 1 == version.num_levels() {
+                shale_compaction::pick_bottommost_rewrite(&version, &copts, lo, hi, &st.busy)
+            } else {
+                shale_compaction::pick_range_compaction(&version, &copts, m.level, lo, hi, &st.busy)
+            };
+            match pick {
                 Some(c) => {
                     st.manual.remove(0);
                     Some((c, Some(m.id)))

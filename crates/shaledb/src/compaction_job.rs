@@ -109,7 +109,8 @@ impl DbInner {
             self.compaction_input(c)?,
             self.snapshots.all(),
             c.bottommost,
-        );
+        )
+        .with_expiry_clock(self.opts.clock.now_ms());
         let mut splitter = c.output_splitter();
         let mut outputs: Vec<FileMeta> = Vec::new();
         let mut guards = Vec::new();

@@ -104,6 +104,27 @@ impl Db {
         self.write(b, wo)
     }
 
+    /// Sets `key` to `value` for `ttl`: after that it reads as absent, and compaction
+    /// removes it. The expiry is stored as an absolute time, so it survives restarts.
+    /// A zero or overflowing TTL is `InvalidArgument`.
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let expiry = self.expiry_after(ttl)?;
+        let mut b = WriteBatch::new();
+        b.put_with_expiry(key, value, expiry);
+        self.write(b, &WriteOptions::default())
+    }
+
+    /// The absolute expiry (ms since the epoch) of an entry written now with `ttl`,
+    /// for `WriteBatch::put_with_expiry`. A zero or overflowing TTL is rejected.
+    pub fn expiry_after(&self, ttl: std::time::Duration) -> Result<u64> {
+        expiry_after(self.inner.opts.clock.now_ms(), ttl)
+    }
+
     /// Deletes `key` (a no-op if absent, but still a logged write).
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         self.delete_opt(key, &WriteOptions::default())
@@ -121,6 +142,12 @@ impl Db {
     /// before it becomes durable.
     pub fn write(&self, batch: WriteBatch, wo: &WriteOptions) -> Result<()> {
         validate_batch(&batch)?;
+        let batch = match self.inner.opts.default_ttl {
+            Some(ttl) => {
+                with_default_ttl(&batch, expiry_after(self.inner.opts.clock.now_ms(), ttl)?)
+            }
+            None => batch,
+        };
         if batch.is_empty() {
             return if wo.sync { self.sync_wal() } else { Ok(()) };
         }
@@ -171,8 +198,9 @@ impl Db {
     }
 
     /// Compacts every table overlapping `range` down to the bottom of the tree, after
-    /// flushing the memtable: afterwards the range holds no shadowed versions or
-    /// tombstones that no snapshot needs. Waits until done.
+    /// flushing the memtable, and rewrites the overlapping bottom-level tables in place:
+    /// afterwards the range holds no shadowed versions, tombstones or expired values
+    /// that no snapshot needs. Waits until done.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         use std::ops::Bound;
         let key = |b: Bound<&K>| match b {
@@ -182,7 +210,8 @@ impl Db {
         let (lo, hi) = (key(range.start_bound()), key(range.end_bound()));
         self.flush()?;
         let inner = &self.inner;
-        for level in 0..inner.opts.num_levels.saturating_sub(1) {
+        // Every level down to and including the last, which is rewritten in place.
+        for level in 0..inner.opts.num_levels {
             let id = inner.stats.next_manual_id();
             {
                 let mut st = lock(&inner.bg.state);
@@ -263,6 +292,36 @@ pub(crate) fn table_options_for(opts: &Options) -> TableOptions {
     }
 }
 
+/// `now + ttl` in milliseconds, rejecting a zero or overflowing TTL.
+pub(crate) fn expiry_after(now_ms: u64, ttl: std::time::Duration) -> Result<u64> {
+    if ttl.is_zero() {
+        return Err(Error::invalid("a TTL must be positive"));
+    }
+    u64::try_from(ttl.as_millis())
+        .ok()
+        .and_then(|ms| now_ms.checked_add(ms))
+        .ok_or_else(|| Error::invalid(format!("TTL of {ttl:?} overflows the expiry time")))
+}
+
+/// `batch` with every plain put turned into one expiring at `expiry_ms`.
+fn with_default_ttl(batch: &WriteBatch, expiry_ms: u64) -> WriteBatch {
+    let mut out = WriteBatch::new();
+    for op in batch.iter() {
+        if op.kind == ValueKind::Value {
+            let stored = shale_core::ttl::encode(expiry_ms, op.value);
+            out.push(
+                ValueKind::ValueWithExpiry,
+                op.keyspace,
+                op.key,
+                Some(&stored),
+            );
+        } else {
+            out.push(op.kind, op.keyspace, op.key, Some(op.value));
+        }
+    }
+    out
+}
+
 /// Rejects a batch the engine cannot store, before anything is written.
 fn validate_batch(batch: &WriteBatch) -> Result<()> {
     for op in batch.iter() {
@@ -284,7 +343,15 @@ fn validate_batch(batch: &WriteBatch) -> Result<()> {
                 op.keyspace
             )));
         }
-        if !matches!(op.kind, ValueKind::Value | ValueKind::Delete) {
+        if op.kind == ValueKind::ValueWithExpiry && shale_core::ttl::decode(op.value).is_none() {
+            return Err(Error::invalid(
+                "an expiring value needs its 8-byte expiry prefix",
+            ));
+        }
+        if !matches!(
+            op.kind,
+            ValueKind::Value | ValueKind::Delete | ValueKind::ValueWithExpiry
+        ) {
             return Err(Error::invalid(format!(
                 "write kind {:?} is not supported by this version",
                 op.kind
@@ -392,22 +459,21 @@ impl DbInner {
             return match found {
                 Lookup::Value(v) => Ok(Some(v)),
                 Lookup::Deleted => Ok(None),
+                Lookup::Expiring(stored) => self.unexpired(stored, || "memtable".into()),
                 Lookup::Merge(_) => Err(Error::invalid("merge operands are not supported yet")),
             };
         }
         for (_, file) in sv.version.files_for_key(key) {
             let table = self.tables.get(file.number)?;
             if let Some((ikey, value)) = table.get(lookup.internal_key())? {
+                let path = || crate::filenames::table_path(&self.path, file.number);
                 let kind = parse_internal_key(&ikey).map(|p| p.kind).ok_or_else(|| {
-                    Error::corruption(
-                        crate::filenames::table_path(&self.path, file.number),
-                        0,
-                        "table returned a malformed internal key",
-                    )
+                    Error::corruption(path(), 0, "table returned a malformed internal key")
                 })?;
                 return match kind {
                     ValueKind::Value => Ok(Some(value)),
                     ValueKind::Delete => Ok(None),
+                    ValueKind::ValueWithExpiry => self.unexpired(value, path),
                     ValueKind::Merge | ValueKind::RangeDelete => {
                         Err(Error::invalid("merge operands are not supported yet"))
                     }
@@ -415,6 +481,23 @@ impl DbInner {
             }
         }
         Ok(None)
+    }
+
+    /// The user value of a stored expiring value, or `None` once it expired.
+    fn unexpired(
+        &self,
+        stored: Bytes,
+        file: impl FnOnce() -> std::path::PathBuf,
+    ) -> Result<Option<Bytes>> {
+        match shale_core::ttl::decode(&stored) {
+            Some((expiry, _)) if expiry <= self.opts.clock.now_ms() => Ok(None),
+            Some(_) => Ok(Some(stored.slice(shale_core::ttl::EXPIRY_LEN..))),
+            None => Err(Error::corruption(
+                file(),
+                0,
+                "expiring value shorter than its expiry",
+            )),
+        }
     }
 
     pub(crate) fn apply_to_memtable(

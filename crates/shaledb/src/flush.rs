@@ -23,9 +23,10 @@ pub(crate) fn build_table(
     opts: TableOptions,
     input: BoxedIterator,
     snapshots: Vec<SeqNo>,
+    now_ms: u64,
 ) -> Result<Option<FileMeta>> {
     let path = table_path(dir, number);
-    let mut it = CompactionIterator::new(input, snapshots, false);
+    let mut it = CompactionIterator::new(input, snapshots, false).with_expiry_clock(now_ms);
     it.seek_to_first();
     if !it.valid() {
         it.status()?;
@@ -79,6 +80,7 @@ impl DbInner {
             self.table_options(),
             Box::new(imm.mem.iter()),
             self.snapshots.all(),
+            self.opts.clock.now_ms(),
         )?;
         let written = meta.as_ref().map_or(0, |m| m.size);
         self.opts.fs.sync_dir(&self.path)?;

@@ -105,6 +105,8 @@ pub struct DbIterator {
     last_front: Option<Bytes>,
     last_back: Option<Bytes>,
     done: bool,
+    /// TTL expiry is judged at this time for the whole scan.
+    now_ms: u64,
 }
 
 impl std::fmt::Debug for DbIterator {
@@ -118,6 +120,7 @@ impl std::fmt::Debug for DbIterator {
 
 impl DbIterator {
     pub(crate) fn new(snapshot: Snapshot, range: KeyRange) -> Self {
+        let now_ms = snapshot.db.inner.opts.clock.now_ms();
         DbIterator {
             sv: Some(snapshot.db.inner.super_version()),
             snapshot,
@@ -127,6 +130,7 @@ impl DbIterator {
             last_front: None,
             last_back: None,
             done: false,
+            now_ms,
         }
     }
 
@@ -183,13 +187,17 @@ impl DbIterator {
                 continue;
             }
             cursor.skip = Some(p.user_key.to_vec());
-            if p.kind == ValueKind::Value {
-                let item = (
-                    Bytes::copy_from_slice(p.user_key),
-                    Bytes::copy_from_slice(cursor.it.value()),
-                );
-                cursor.it.next();
-                break Some(Ok(item));
+            match visible_value(p.kind, cursor.it.value(), self.now_ms) {
+                Ok(Some(v)) => {
+                    let item = (
+                        Bytes::copy_from_slice(p.user_key),
+                        Bytes::copy_from_slice(v),
+                    );
+                    cursor.it.next();
+                    break Some(Ok(item));
+                }
+                Ok(None) => {}
+                Err(detail) => break Some(Err(Error::corruption("<merged view>", 0, detail))),
             }
             cursor.it.next();
         };
@@ -249,8 +257,15 @@ impl DbIterator {
             if !self.range.below_upper(&user_key) {
                 continue;
             }
-            if let Some((ValueKind::Value, v)) = newest {
-                break Some(Ok((Bytes::from(user_key), v)));
+            if let Some((kind, stored)) = newest {
+                match visible_value(kind, &stored, self.now_ms) {
+                    Ok(Some(v)) => {
+                        let v = stored.slice_ref(v);
+                        break Some(Ok((Bytes::from(user_key), v)));
+                    }
+                    Ok(None) => {}
+                    Err(detail) => break Some(Err(Error::corruption("<merged view>", 0, detail))),
+                }
             }
         };
         self.back = Some(cursor);
@@ -266,6 +281,21 @@ impl Drop for DbIterator {
         if let Some(sv) = self.sv.take() {
             self.snapshot.db.inner.release_super_version(sv);
         }
+    }
+}
+
+/// What a reader sees of the newest visible version: the user value, or `None` for a
+/// tombstone or an expired value. Kinds a scan cannot show yet are an error.
+fn visible_value(kind: ValueKind, stored: &[u8], now_ms: u64) -> Result<Option<&[u8]>, String> {
+    match kind {
+        ValueKind::Value => Ok(Some(stored)),
+        ValueKind::Delete => Ok(None),
+        ValueKind::ValueWithExpiry => match shale_core::ttl::decode(stored) {
+            Some((expiry, _)) if expiry <= now_ms => Ok(None),
+            Some((_, v)) => Ok(Some(v)),
+            None => Err("expiring value shorter than its expiry".into()),
+        },
+        ValueKind::Merge | ValueKind::RangeDelete => Ok(None),
     }
 }
 

@@ -25,6 +25,7 @@
 //! (survives power loss). Concurrent writers share WAL writes and fsyncs (group commit).
 
 mod background;
+mod clock;
 mod compaction_job;
 mod conflict;
 mod db;
@@ -44,6 +45,7 @@ mod transaction;
 mod write_queue;
 
 pub use bytes::Bytes;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Db;
 pub use iter::DbIterator;
 pub use options::{Options, WriteOptions};

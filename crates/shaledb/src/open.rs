@@ -255,6 +255,7 @@ impl<'a> Replay<'a> {
             table_opts,
             Box::new(self.mem.iter()),
             Vec::new(),
+            self.opts.clock.now_ms(),
         )? {
             self.new_files.push(meta);
         }

@@ -1,6 +1,9 @@
 //! Options for opening a database, writing and reading.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
 
 use shale_fs::{FileSystem, StdFs};
 use shale_sstable::Compression;
@@ -76,6 +79,12 @@ pub struct Options {
     pub max_manifest_size: u64,
     /// Verify every table's checksums when the database is opened (default false).
     pub paranoid_checks: bool,
+
+    /// Where TTL expiry reads the time (default: the system clock).
+    pub clock: Arc<dyn Clock>,
+    /// A TTL applied to every plain `put` (entries written with an explicit TTL keep
+    /// theirs). `None` (default): plain puts never expire.
+    pub default_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -106,6 +115,8 @@ impl Default for Options {
             memory_budget: None,
             max_manifest_size: 64 * MIB,
             paranoid_checks: false,
+            clock: Arc::new(SystemClock),
+            default_ttl: None,
         }
     }
 }
@@ -174,6 +185,11 @@ impl Options {
         ];
         if let Some((_, msg)) = checks.iter().find(|(bad, _)| *bad) {
             return Err(Error::invalid(*msg));
+        }
+        if self.default_ttl.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid(
+                "default_ttl must be positive (None for no expiry)",
+            ));
         }
         if self.max_manifest_size < 1024 {
             return Err(Error::invalid(

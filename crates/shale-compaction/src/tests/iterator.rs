@@ -66,7 +66,8 @@ fn keeps_newest_version_without_snapshots() {
             entries_in: 4,
             entries_out: 2,
             shadowed_dropped: 2,
-            tombstones_dropped: 0
+            tombstones_dropped: 0,
+            expired_converted: 0
         }
     );
 }
@@ -383,4 +384,59 @@ proptest! {
             prop_assert_eq!(out_keys, live);
         }
     }
+}
+
+#[test]
+fn expired_values_become_tombstones_never_holes() {
+    use shale_core::iter::BoxedIterator;
+    use shale_core::key::parse_internal_key;
+    use shale_core::{VecIterator, ttl};
+    let entries = vec![
+        (
+            make_internal_key(b"k", 9, ValueKind::ValueWithExpiry),
+            ttl::encode(1_000, b"new"),
+        ),
+        (
+            make_internal_key(b"k", 5, ValueKind::Value),
+            b"old".to_vec(),
+        ),
+        (
+            make_internal_key(b"live", 7, ValueKind::ValueWithExpiry),
+            ttl::encode(5_000, b"v"),
+        ),
+    ];
+    let run_at = |now: u64, bottommost: bool| {
+        let input: BoxedIterator = Box::new(VecIterator::new(entries.clone()));
+        let mut it =
+            crate::CompactionIterator::new(input, vec![], bottommost).with_expiry_clock(now);
+        it.seek_to_first();
+        let mut out = vec![];
+        while it.valid() {
+            let p = parse_internal_key(it.key()).unwrap();
+            out.push((p.user_key.to_vec(), p.seq, p.kind, it.value().to_vec()));
+            it.next();
+        }
+        it.status().unwrap();
+        (out, it.stats())
+    };
+    // Not yet expired: kept as is (the older version is shadowed).
+    let (out, _) = run_at(999, false);
+    assert_eq!(
+        out[0],
+        (
+            b"k".to_vec(),
+            9,
+            ValueKind::ValueWithExpiry,
+            ttl::encode(1_000, b"new")
+        )
+    );
+    assert_eq!(out.len(), 2);
+    // Expired above other levels: a tombstone at the same seqno keeps "old" hidden.
+    let (out, stats) = run_at(1_000, false);
+    assert_eq!(out[0], (b"k".to_vec(), 9, ValueKind::Delete, vec![]));
+    assert_eq!(stats.expired_converted, 1);
+    // Expired at the bottom with no snapshot: gone, with everything it shadowed.
+    let (out, _) = run_at(1_000, true);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, b"live".to_vec());
 }

@@ -5,7 +5,8 @@ use shale_core::key::make_internal_key;
 
 use super::{file, numbers, version};
 use crate::{
-    CompactionOptions, CompactionReason, level_scores, pick_compaction, pick_range_compaction,
+    CompactionOptions, CompactionReason, level_scores, pick_bottommost_rewrite, pick_compaction,
+    pick_range_compaction,
 };
 
 /// Static targets: L1 1000 bytes, L2 10 000, L3 100 000; target files of 100 bytes.
@@ -392,4 +393,37 @@ fn splitter_from_compaction_cuts_at_input_gaps() {
     assert!(!s.should_start_new_file(&k("b"), 5));
     assert!(s.should_start_new_file(&k("x"), 10), "gap between b and x");
     assert!(!s.should_start_new_file(&k("y"), 5));
+}
+
+#[test]
+fn bottommost_rewrite_stays_in_the_last_level() {
+    let opts = small_opts();
+    let v = version(
+        4,
+        vec![
+            (2, file(7, "a", "z", 10, 1)),
+            (3, file(8, "a", "f", 5, 30)),
+            (3, file(9, "g", "m", 5, 30)),
+            (3, file(10, "n", "z", 5, 30)),
+        ],
+    );
+    let c = pick_bottommost_rewrite(&v, &opts, Some(b"h"), Some(b"o"), &none()).unwrap();
+    assert_eq!(
+        (c.level, c.output_level, c.reason),
+        (3, 3, CompactionReason::Manual)
+    );
+    assert_eq!(numbers(&c.inputs), vec![9, 10]);
+    assert!(c.output_inputs.is_empty() && c.bottommost && !c.trivial_move);
+    assert_eq!(
+        numbers(
+            &pick_bottommost_rewrite(&v, &opts, None, None, &none())
+                .unwrap()
+                .inputs
+        ),
+        vec![8, 9, 10]
+    );
+    let busy: BTreeSet<u64> = [9].into();
+    assert!(pick_bottommost_rewrite(&v, &opts, Some(b"h"), Some(b"o"), &busy).is_none());
+    let empty = version(4, vec![(2, file(7, "a", "z", 10, 1))]);
+    assert!(pick_bottommost_rewrite(&empty, &opts, None, None, &none()).is_none());
 }

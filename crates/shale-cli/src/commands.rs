@@ -134,6 +134,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .map_err(stdout_err)?;
             writeln!(out, "{after}").map_err(stdout_err)?;
         }
+        Command::Checkpoint { out: target } => {
+            let seq = open()?.checkpoint(&target)?;
+            writeln!(
+                out,
+                "checkpoint of every write up to seqno {seq} in {}",
+                target.display()
+            )
+            .map_err(stdout_err)?;
+        }
         Command::Demo => demo(&open()?, &mut out)?,
     }
     out.flush().map_err(stdout_err)?;

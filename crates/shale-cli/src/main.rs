@@ -104,6 +104,11 @@ enum Command {
     Stats,
     /// Flush the memtable and compact the whole key range to the bottom level.
     Compact,
+    /// Write a consistent, openable copy of the live database into OUT.
+    Checkpoint {
+        /// The new directory (must not exist or be empty).
+        out: PathBuf,
+    },
     /// Write and read sample data in the data directory: a first look at ShaleDB.
     Demo,
 }

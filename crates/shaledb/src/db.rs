@@ -174,6 +174,55 @@ impl Db {
         DbIterator::new(self.snapshot(), KeyRange::prefix(prefix.as_ref()))
     }
 
+    /// The smallest key and its value, if any.
+    pub fn first_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
+        self.iter().next().transpose()
+    }
+
+    /// The largest key and its value, if any.
+    pub fn last_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
+        self.iter().next_back().transpose()
+    }
+
+    /// The keys in `range`, in order, without their values.
+    pub fn keys<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+    ) -> impl DoubleEndedIterator<Item = Result<Bytes>> + use<K, R> {
+        self.range(range).map(|r| r.map(|(k, _)| k))
+    }
+
+    /// An estimate of the number of entries (all versions, tombstones included) from
+    /// memtable sizes and table properties: cheap, no data is read.
+    pub fn approximate_len(&self) -> u64 {
+        let sv = self.inner.super_version();
+        let mem: usize = sv.mem.len() + sv.imm.iter().map(|i| i.mem.len()).sum::<usize>();
+        let tables: u64 = sv
+            .version
+            .levels()
+            .iter()
+            .flatten()
+            .map(|f| f.num_entries)
+            .sum();
+        mem as u64 + tables
+    }
+
+    /// An estimate of the bytes on disk of the keys in `[lo, hi]` (None = unbounded)
+    /// from table key ranges: tables inside the range count whole, tables straddling
+    /// a bound count half. No data is read.
+    pub fn approximate_size(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> u64 {
+        let version = self.inner.current_version();
+        let mut bytes = 0;
+        for level in 0..version.num_levels() {
+            for f in version.overlapping_files(level, lo, hi) {
+                let inside = lo.is_none_or(|lo| f.smallest_user_key() >= lo)
+                    && hi.is_none_or(|hi| f.largest_user_key() <= hi);
+                bytes += if inside { f.size } else { f.size / 2 };
+            }
+        }
+        bytes
+    }
+
     /// A consistent read-only view as of now, kept until the `Snapshot` is dropped.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::new(self.clone())

@@ -25,6 +25,7 @@
 //! (survives power loss). Concurrent writers share WAL writes and fsyncs (group commit).
 
 mod background;
+mod checkpoint;
 mod clock;
 mod compaction_job;
 mod conflict;

@@ -343,3 +343,55 @@ fn a_failing_flush_stops_writes_and_loses_nothing() {
     check(&db, &acknowledged);
     db.put("after", "ok").unwrap();
 }
+
+#[test]
+fn iterator_extras_and_estimates() {
+    let fs = MemFs::new();
+    let db = open_tiny(&fs);
+    assert_eq!(db.first_key_value().unwrap(), None);
+    let mut model = BTreeMap::new();
+    load(&db, 2000, 1, &mut model);
+    let (first, last) = (
+        model.iter().next().unwrap(),
+        model.iter().next_back().unwrap(),
+    );
+    let fkv = db.first_key_value().unwrap().unwrap();
+    let lkv = db.last_key_value().unwrap().unwrap();
+    assert_eq!(
+        (&fkv.0[..], &fkv.1[..]),
+        (first.0.as_slice(), first.1.as_slice())
+    );
+    assert_eq!(
+        (&lkv.0[..], &lkv.1[..]),
+        (last.0.as_slice(), last.1.as_slice())
+    );
+    let keys: Vec<_> = db
+        .keys::<&[u8], _>(..)
+        .map(|k| k.unwrap().to_vec())
+        .collect();
+    assert_eq!(keys, model.keys().cloned().collect::<Vec<_>>());
+    let rev: Vec<_> = db
+        .keys(&b"key05"[..]..)
+        .rev()
+        .map(|k| k.unwrap().to_vec())
+        .collect();
+    assert_eq!(
+        rev,
+        model
+            .range(b"key05".to_vec()..)
+            .rev()
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    );
+    db.compact_range::<&[u8], _>(..).unwrap();
+    let len = db.approximate_len();
+    assert!(
+        len >= model.len() as u64 && len <= 2 * 2000,
+        "approximate_len {len} for {} keys",
+        model.len()
+    );
+    let all = db.approximate_size(None, None);
+    let half = db.approximate_size(None, Some(b"key05"));
+    assert_eq!(all, db.stats().table_bytes());
+    assert!(half > all / 5 && half < all * 4 / 5, "{half} of {all}");
+}

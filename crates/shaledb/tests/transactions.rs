@@ -32,12 +32,7 @@ fn reads_its_own_writes_and_commits_atomically() {
     tx.delete("c").unwrap();
     assert_eq!(tx.get("a").unwrap(), b("10"));
     assert_eq!(tx.get("c").unwrap(), None);
-    let seen: Vec<_> = tx
-        .range::<&str, _>(..)
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (k, v))
-        .collect();
+    let seen: Vec<_> = tx.range::<&str, _>(..).unwrap().into_iter().collect();
     assert_eq!(
         seen,
         vec![

@@ -86,7 +86,7 @@ fn expiry_never_resurrects_an_older_version() {
         .filter(|l| l.files > 0)
         .map(|l| l.level)
         .collect();
-    assert!(levels_with_data.len() >= 1);
+    assert!(!levels_with_data.is_empty());
     db.compact_range::<&[u8], _>(..).unwrap();
     assert_eq!(
         db.get("k").unwrap(),

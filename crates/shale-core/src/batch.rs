@@ -70,6 +70,12 @@ impl WriteBatch {
         self.push(ValueKind::ValueWithExpiry, 0, key.as_ref(), Some(&stored))
     }
 
+    /// Adds a merge operand for `key` in the default keyspace (combined by the
+    /// database's merge operator on read and in compaction).
+    pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> &mut Self {
+        self.push(ValueKind::Merge, 0, key.as_ref(), Some(operand.as_ref()))
+    }
+
     /// Adds a delete of `key` in the default keyspace.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
         self.push(ValueKind::Delete, 0, key.as_ref(), None)

@@ -63,6 +63,15 @@ pub enum Error {
     /// by someone else after the transaction's snapshot. Nothing was written; retry.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// The merge operator failed (returned an error or panicked) combining a key's
+    /// operands; nothing was written or changed.
+    #[error("merge operator failed for key {key}: {detail}")]
+    Merge {
+        /// The key, shown lossily as text.
+        key: String,
+        /// What the operator reported.
+        detail: String,
+    },
     /// Opening a database that does not exist without `create_if_missing`,
     /// or creating one that exists with `error_if_exists`.
     #[error("{0}")]

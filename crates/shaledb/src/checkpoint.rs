@@ -98,8 +98,12 @@ impl Db {
             number,
             inner.table_options(),
             upto,
-            Vec::new(),
-            inner.opts.clock.now_ms(),
+            crate::merge::OutputFilter {
+                snapshots: Vec::new(),
+                now_ms: inner.opts.clock.now_ms(),
+                merge: inner.opts.merge_operator.clone(),
+                bottommost: false,
+            },
         )? {
             edit.new_files.push((0, meta));
         }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use shale_compaction::{Compaction, CompactionIterator};
+use shale_compaction::Compaction;
 use shale_core::MergingIterator;
 use shale_core::iter::BoxedIterator;
 use shale_manifest::{FileMeta, VersionEdit};
@@ -105,12 +105,8 @@ impl DbInner {
         &self,
         c: &Compaction,
     ) -> Result<(Vec<FileMeta>, Vec<crate::gc::PendingOutput<'_>>)> {
-        let mut it = CompactionIterator::new(
-            self.compaction_input(c)?,
-            self.snapshots.all(),
-            c.bottommost,
-        )
-        .with_expiry_clock(self.opts.clock.now_ms());
+        let mut it =
+            crate::merge::OutputFilter::for_db(self, c.bottommost).apply(self.compaction_input(c)?);
         let mut splitter = c.output_splitter();
         let mut outputs: Vec<FileMeta> = Vec::new();
         let mut guards = Vec::new();

@@ -10,7 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use shale_compaction::CompactionOptions;
 use shale_core::key::parse_internal_key;
-use shale_core::{LookupKey, MAX_KEY_SIZE, MAX_VALUE_SIZE, SeqNo, ValueKind, WriteBatch};
+use shale_core::{
+    InternalIterator, LookupKey, MAX_KEY_SIZE, MAX_VALUE_SIZE, SeqNo, ValueKind, WriteBatch,
+};
 use shale_fs::FileLock;
 use shale_manifest::{Version, VersionEdit, VersionSet};
 use shale_memtable::Lookup;
@@ -125,6 +127,29 @@ impl Db {
         expiry_after(self.inner.opts.clock.now_ms(), ttl)
     }
 
+    /// Adds a merge operand for `key`: the configured
+    /// [`merge_operator`](crate::Options::merge_operator) combines it with what is
+    /// there when the key is read, and compaction folds operands into one value as soon
+    /// as their base is in reach. Without an operator: `InvalidArgument`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let opts = shaledb::Options {
+    ///     merge_operator: Some(std::sync::Arc::new(shaledb::Int64Add)),
+    ///     ..Default::default()
+    /// };
+    /// let db = shaledb::Db::open(dir.path(), opts)?;
+    /// db.merge("visits", "1")?;
+    /// db.merge("visits", "41")?;
+    /// assert_eq!(db.get("visits")?.as_deref(), Some(&b"42"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.merge(key, operand);
+        self.write(b, &WriteOptions::default())
+    }
+
     /// Deletes `key` (a no-op if absent, but still a logged write).
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         self.delete_opt(key, &WriteOptions::default())
@@ -141,7 +166,7 @@ impl Db {
     /// An empty batch with `sync` is a durability barrier: every write acknowledged
     /// before it becomes durable.
     pub fn write(&self, batch: WriteBatch, wo: &WriteOptions) -> Result<()> {
-        validate_batch(&batch)?;
+        validate_batch(&batch, self.inner.opts.merge_operator.is_some())?;
         let batch = match self.inner.opts.default_ttl {
             Some(ttl) => {
                 with_default_ttl(&batch, expiry_after(self.inner.opts.clock.now_ms(), ttl)?)
@@ -372,7 +397,7 @@ fn with_default_ttl(batch: &WriteBatch, expiry_ms: u64) -> WriteBatch {
 }
 
 /// Rejects a batch the engine cannot store, before anything is written.
-fn validate_batch(batch: &WriteBatch) -> Result<()> {
+fn validate_batch(batch: &WriteBatch, merges_allowed: bool) -> Result<()> {
     for op in batch.iter() {
         if op.key.len() > MAX_KEY_SIZE {
             return Err(Error::invalid(format!(
@@ -397,9 +422,14 @@ fn validate_batch(batch: &WriteBatch) -> Result<()> {
                 "an expiring value needs its 8-byte expiry prefix",
             ));
         }
+        if op.kind == ValueKind::Merge && !merges_allowed {
+            return Err(Error::invalid(
+                "merge needs Options::merge_operator (none is configured)",
+            ));
+        }
         if !matches!(
             op.kind,
-            ValueKind::Value | ValueKind::Delete | ValueKind::ValueWithExpiry
+            ValueKind::Value | ValueKind::Delete | ValueKind::ValueWithExpiry | ValueKind::Merge
         ) {
             return Err(Error::invalid(format!(
                 "write kind {:?} is not supported by this version",
@@ -509,7 +539,7 @@ impl DbInner {
                 Lookup::Value(v) => Ok(Some(v)),
                 Lookup::Deleted => Ok(None),
                 Lookup::Expiring(stored) => self.unexpired(stored, || "memtable".into()),
-                Lookup::Merge(_) => Err(Error::invalid("merge operands are not supported yet")),
+                Lookup::Merge(_) => self.get_merged(sv, key, seq),
             };
         }
         for (_, file) in sv.version.files_for_key(key) {
@@ -523,13 +553,51 @@ impl DbInner {
                     ValueKind::Value => Ok(Some(value)),
                     ValueKind::Delete => Ok(None),
                     ValueKind::ValueWithExpiry => self.unexpired(value, path),
-                    ValueKind::Merge | ValueKind::RangeDelete => {
-                        Err(Error::invalid("merge operands are not supported yet"))
-                    }
+                    ValueKind::Merge => self.get_merged(sv, key, seq),
+                    ValueKind::RangeDelete => Ok(None),
                 };
             }
         }
         Ok(None)
+    }
+
+    /// A key whose newest visible version is a merge operand: walks its versions
+    /// across every source, newest first, down to the base, and combines them.
+    fn get_merged(&self, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+        let now = self.opts.clock.now_ms();
+        let mut it = shale_core::MergingIterator::new(sv.iterators(&self.tables)?);
+        it.seek(LookupKey::new(key, seq).internal_key());
+        let mut operands = Vec::new();
+        let mut base = crate::merge::Base::Absent;
+        while it.valid() {
+            let Some(p) = parse_internal_key(it.key()) else {
+                return Err(Error::corruption(
+                    "<merged view>",
+                    0,
+                    "malformed internal key",
+                ));
+            };
+            if p.user_key != key {
+                break;
+            }
+            let value = Bytes::copy_from_slice(it.value());
+            match crate::merge::base_of(p.kind, &value, now)? {
+                None => operands.push(value),
+                Some(b) => {
+                    base = b;
+                    break;
+                }
+            }
+            it.next();
+        }
+        it.status()?;
+        if operands.is_empty() {
+            return Ok(match base {
+                crate::merge::Base::Absent => None,
+                crate::merge::Base::Value { value, .. } => Some(value),
+            });
+        }
+        crate::merge::resolve(self.opts.merge_operator.as_ref(), key, &base, &operands).map(Some)
     }
 
     /// The user value of a stored expiring value, or `None` once it expired.

@@ -1,10 +1,8 @@
 //! Writing a frozen memtable (or any sorted stream) into a level-0 table.
 
-use shale_compaction::CompactionIterator;
 use shale_core::iter::BoxedIterator;
 use std::path::Path;
 
-use shale_core::SeqNo;
 use shale_fs::FileSystem;
 use shale_manifest::FileMeta;
 use shale_sstable::{TableBuilder, TableOptions};
@@ -12,9 +10,11 @@ use shale_sstable::{TableBuilder, TableOptions};
 use crate::Result;
 use crate::db::DbInner;
 use crate::filenames::table_path;
+use crate::merge::OutputFilter;
 
-/// Writes every entry `input` yields — after dropping versions no snapshot in
-/// `snapshots` can see — into table `number` of `dir`, synced. Returns `None` if nothing
+/// Writes every entry `input` yields, through `filter` (versions no snapshot can
+/// see, expired values, collapsible merge operands), into table `number` of `dir`,
+/// synced. Returns `None` if nothing
 /// survived (no file is left behind then, nor on error).
 pub(crate) fn build_table(
     fs: &dyn FileSystem,
@@ -22,11 +22,10 @@ pub(crate) fn build_table(
     number: u64,
     opts: TableOptions,
     input: BoxedIterator,
-    snapshots: Vec<SeqNo>,
-    now_ms: u64,
+    filter: OutputFilter,
 ) -> Result<Option<FileMeta>> {
     let path = table_path(dir, number);
-    let mut it = CompactionIterator::new(input, snapshots, false).with_expiry_clock(now_ms);
+    let mut it = filter.apply(input);
     it.seek_to_first();
     if !it.valid() {
         it.status()?;
@@ -79,8 +78,7 @@ impl DbInner {
             number,
             self.table_options(),
             Box::new(imm.mem.iter()),
-            self.snapshots.all(),
-            self.opts.clock.now_ms(),
+            OutputFilter::for_db(self, false),
         )?;
         let written = meta.as_ref().map_or(0, |m| m.size);
         self.opts.fs.sync_dir(&self.path)?;

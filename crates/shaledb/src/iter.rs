@@ -187,6 +187,10 @@ impl DbIterator {
                 continue;
             }
             cursor.skip = Some(p.user_key.to_vec());
+            if p.kind == ValueKind::Merge {
+                let user_key = Bytes::copy_from_slice(p.user_key);
+                break Some(self.merged_forward(&mut cursor, user_key));
+            }
             match visible_value(p.kind, cursor.it.value(), self.now_ms) {
                 Ok(Some(v)) => {
                     let item = (
@@ -241,10 +245,18 @@ impl DbIterator {
             // Walking backwards, versions of one key come oldest first: the last
             // visible one seen before the key changes is the newest visible.
             let mut newest: Option<(ValueKind, Bytes)> = None;
+            // Merge operands above the newest non-operand version, oldest first.
+            let mut operands: Vec<Bytes> = Vec::new();
             while cursor.it.valid() && key::user_key(cursor.it.key()) == user_key.as_slice() {
                 match parse_internal_key(cursor.it.key()) {
                     Some(v) if v.seq <= seq => {
-                        newest = Some((v.kind, Bytes::copy_from_slice(cursor.it.value())))
+                        let value = Bytes::copy_from_slice(cursor.it.value());
+                        if v.kind == ValueKind::Merge {
+                            operands.push(value);
+                        } else {
+                            newest = Some((v.kind, value));
+                            operands.clear();
+                        }
                     }
                     Some(_) => {}
                     None => break,
@@ -256,6 +268,13 @@ impl DbIterator {
             }
             if !self.range.below_upper(&user_key) {
                 continue;
+            }
+            if !operands.is_empty() {
+                operands.reverse();
+                break Some(
+                    self.merged(&user_key, newest, &operands)
+                        .map(|v| (Bytes::from(user_key), v)),
+                );
             }
             if let Some((kind, stored)) = newest {
                 match visible_value(kind, &stored, self.now_ms) {
@@ -270,6 +289,53 @@ impl DbIterator {
         };
         self.back = Some(cursor);
         found
+    }
+}
+
+impl DbIterator {
+    /// Forward scan at a merge operand of `user_key` (the cursor's current entry):
+    /// collects the operands below it down to their base, leaves the cursor after
+    /// them, and combines.
+    fn merged_forward(&self, cursor: &mut Cursor, user_key: Bytes) -> Result<(Bytes, Bytes)> {
+        let mut operands = vec![Bytes::copy_from_slice(cursor.it.value())];
+        let mut base = None;
+        cursor.it.next();
+        while cursor.it.valid() && key::user_key(cursor.it.key()) == user_key.as_ref() {
+            let kind = parse_internal_key(cursor.it.key())
+                .map(|p| p.kind)
+                .ok_or_else(|| malformed(cursor.it.key()))?;
+            let value = Bytes::copy_from_slice(cursor.it.value());
+            cursor.it.next();
+            if kind == ValueKind::Merge {
+                operands.push(value);
+            } else {
+                base = Some((kind, value));
+                break;
+            }
+        }
+        cursor.it.status()?;
+        let merged = self.merged(&user_key, base, &operands)?;
+        Ok((user_key, merged))
+    }
+
+    /// Combines `operands` (newest first) over the version `base` (none: absent).
+    fn merged(
+        &self,
+        key: &[u8],
+        base: Option<(ValueKind, Bytes)>,
+        operands: &[Bytes],
+    ) -> Result<Bytes> {
+        let base = match base {
+            Some((kind, stored)) => crate::merge::base_of(kind, &stored, self.now_ms)?
+                .unwrap_or(crate::merge::Base::Absent),
+            None => crate::merge::Base::Absent,
+        };
+        crate::merge::resolve(
+            self.snapshot.db.inner.opts.merge_operator.as_ref(),
+            key,
+            &base,
+            operands,
+        )
     }
 }
 

@@ -35,6 +35,7 @@ mod flush;
 mod gc;
 mod iter;
 mod level_iter;
+mod merge;
 mod open;
 mod options;
 mod snapshot;
@@ -50,7 +51,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Db;
 pub use iter::DbIterator;
 pub use options::{Options, WriteOptions};
-pub use shale_core::{Error, MAX_KEY_SIZE, MAX_VALUE_SIZE, Result, WriteBatch};
+pub use shale_core::{
+    Error, Int64Add, MAX_KEY_SIZE, MAX_VALUE_SIZE, MergeOperator, Result, StringAppend, WriteBatch,
+};
 pub use shale_fs::{FileSystem, MemFs, StdFs};
 pub use shale_sstable::Compression;
 pub use shale_wal::RecoveryMode;

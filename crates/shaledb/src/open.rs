@@ -254,8 +254,12 @@ impl<'a> Replay<'a> {
             number,
             table_opts,
             Box::new(self.mem.iter()),
-            Vec::new(),
-            self.opts.clock.now_ms(),
+            crate::merge::OutputFilter {
+                snapshots: Vec::new(),
+                now_ms: self.opts.clock.now_ms(),
+                merge: self.opts.merge_operator.clone(),
+                bottommost: false,
+            },
         )? {
             self.new_files.push(meta);
         }

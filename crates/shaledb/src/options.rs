@@ -85,6 +85,9 @@ pub struct Options {
     /// A TTL applied to every plain `put` (entries written with an explicit TTL keep
     /// theirs). `None` (default): plain puts never expire.
     pub default_ttl: Option<Duration>,
+    /// Combines merge operands (`Db::merge`); `None` (default) rejects merges. Use the
+    /// same operator every time the database is opened.
+    pub merge_operator: Option<Arc<dyn shale_core::MergeOperator>>,
 }
 
 impl Default for Options {
@@ -117,6 +120,7 @@ impl Default for Options {
             paranoid_checks: false,
             clock: Arc::new(SystemClock),
             default_ttl: None,
+            merge_operator: None,
         }
     }
 }

@@ -26,6 +26,9 @@ enum Op {
     SyncWal,
     Flush,
     CompactRange(Option<u8>, Option<u8>),
+    /// Int64Add merge on counter key `c{n}` (only counters see merges).
+    Merge(u8, i8),
+    PutCounter(u8, i16),
     Reopen,
     Crash,
 }
@@ -60,6 +63,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..4).prop_map(Op::CheckSnapshot),
         1 => Just(Op::SyncWal),
         1 => Just(Op::Flush),
+        3 => (0u8..4, any::<i8>()).prop_map(|(c, d)| Op::Merge(c, d)),
+        1 => (0u8..4, any::<i16>()).prop_map(|(c, n)| Op::PutCounter(c, n)),
         1 => (prop::option::of(k.clone()), prop::option::of(k.clone())).prop_map(|(a, b)| Op::CompactRange(a, b)),
         1 => Just(Op::Reopen),
         1 => Just(Op::Crash),
@@ -80,6 +85,7 @@ fn open(fs: &MemFs) -> Db {
         num_levels: 4,
         block_size: 256,
         background_threads: 2,
+        merge_operator: Some(Arc::new(shaledb::Int64Add)),
         ..Options::with_fs(Arc::new(fs.clone()))
     };
     Db::open("/db", opts).unwrap()
@@ -204,6 +210,19 @@ fn run(ops: Vec<Op>) {
                 since_sync = vec![];
             }
             Op::Flush => db.flush().unwrap(),
+            Op::Merge(c, d) => {
+                let k = format!("c{c}").into_bytes();
+                db.merge(&k, d.to_string()).unwrap();
+                let cur: i64 = model
+                    .get(&k)
+                    .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
+                model.insert(k, (cur + i64::from(d)).to_string().into_bytes());
+            }
+            Op::PutCounter(c, n) => {
+                let k = format!("c{c}").into_bytes();
+                db.put(&k, n.to_string()).unwrap();
+                model.insert(k, n.to_string().into_bytes());
+            }
             Op::CompactRange(a, b) => {
                 let lo = a.map_or(Bound::Unbounded, |a| Bound::Included(key(a)));
                 let hi = b.map_or(Bound::Unbounded, |b| Bound::Included(key(b)));

@@ -18,8 +18,8 @@ pub mod ttl;
 pub use batch::{BatchOp, WriteBatch};
 pub use error::{Error, Result};
 pub use iter::{InternalIterator, MergingIterator, VecIterator};
-pub use merge::{Int64Add, MergeOperator, StringAppend};
 pub use key::{
     InternalKey, LookupKey, MAX_KEY_SIZE, MAX_SEQNO, MAX_VALUE_SIZE, SeqNo, ValueKind,
     compare_internal_keys,
 };
+pub use merge::{Int64Add, MergeOperator, StringAppend};

@@ -98,14 +98,24 @@ mod tests {
         assert_eq!(op.full_merge(b"k", None, &[b"5", b"-2"]).unwrap(), b"3");
         assert_eq!(op.full_merge(b"k", Some(b"10"), &[b"1"]).unwrap(), b"11");
         assert!(op.full_merge(b"k", Some(b"abc"), &[b"1"]).is_err());
-        assert!(op.full_merge(b"k", Some(b"9223372036854775807"), &[b"1"]).is_err());
+        assert!(
+            op.full_merge(b"k", Some(b"9223372036854775807"), &[b"1"])
+                .is_err()
+        );
     }
 
     #[test]
     fn string_append() {
-        let op = StringAppend { separator: b",".to_vec() };
+        let op = StringAppend {
+            separator: b",".to_vec(),
+        };
         assert_eq!(op.full_merge(b"k", None, &[b"a", b"b"]).unwrap(), b"a,b");
         assert_eq!(op.full_merge(b"k", Some(b"x"), &[b"y"]).unwrap(), b"x,y");
-        assert_eq!(StringAppend::default().full_merge(b"k", Some(b"x"), &[b"y"]).unwrap(), b"xy");
+        assert_eq!(
+            StringAppend::default()
+                .full_merge(b"k", Some(b"x"), &[b"y"])
+                .unwrap(),
+            b"xy"
+        );
     }
 }

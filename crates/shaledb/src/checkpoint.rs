@@ -102,6 +102,7 @@ impl Db {
                 snapshots: Vec::new(),
                 now_ms: inner.opts.clock.now_ms(),
                 merge: inner.opts.merge_operator.clone(),
+                compaction_filter: None,
                 bottommost: false,
             },
         )? {

@@ -27,6 +27,7 @@
 mod background;
 mod checkpoint;
 mod clock;
+mod compaction_filter;
 mod compaction_job;
 mod conflict;
 mod db;
@@ -48,6 +49,7 @@ mod write_queue;
 
 pub use bytes::Bytes;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compaction_filter::{CompactionFilter, FilterDecision};
 pub use db::Db;
 pub use iter::DbIterator;
 pub use options::{Options, WriteOptions};

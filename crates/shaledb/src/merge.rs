@@ -91,6 +91,7 @@ pub(crate) struct OutputFilter {
     pub snapshots: Vec<SeqNo>,
     pub now_ms: u64,
     pub merge: Option<Arc<dyn MergeOperator>>,
+    pub compaction_filter: Option<Arc<dyn crate::CompactionFilter>>,
     pub bottommost: bool,
 }
 
@@ -101,6 +102,7 @@ impl OutputFilter {
             snapshots: db.snapshots.all(),
             now_ms: db.opts.clock.now_ms(),
             merge: db.opts.merge_operator.clone(),
+            compaction_filter: db.opts.compaction_filter.clone(),
             bottommost,
         }
     }
@@ -109,13 +111,15 @@ impl OutputFilter {
     pub(crate) fn apply(self, input: shale_core::iter::BoxedIterator) -> MergeCollapse {
         let inner = CompactionIterator::new(input, self.snapshots.clone(), self.bottommost)
             .with_expiry_clock(self.now_ms);
-        MergeCollapse::new(
+        let mut out = MergeCollapse::new(
             inner,
             self.merge,
             self.snapshots,
             self.bottommost,
             self.now_ms,
-        )
+        );
+        out.filter = self.compaction_filter;
+        out
     }
 }
 
@@ -130,6 +134,7 @@ pub(crate) struct MergeCollapse {
     bottommost: bool,
     now_ms: u64,
     out: VecDeque<(Vec<u8>, Vec<u8>)>,
+    filter: Option<Arc<dyn crate::CompactionFilter>>,
 }
 
 impl MergeCollapse {
@@ -148,6 +153,7 @@ impl MergeCollapse {
             bottommost,
             now_ms,
             out: VecDeque::new(),
+            filter: None,
         }
     }
 
@@ -197,7 +203,8 @@ impl MergeCollapse {
         let Some(first) = self.take() else { return };
         let parsed = parse_internal_key(&first.0);
         let Some(p) = parsed.filter(|p| p.kind == ValueKind::Merge && self.op.is_some()) else {
-            self.out.push_back(first);
+            let entry = self.apply_filter(first);
+            self.out.push_back(entry);
             return;
         };
         let (user_key, stripe) = (p.user_key.to_vec(), self.stripe(p.seq));
@@ -231,8 +238,46 @@ impl MergeCollapse {
             return;
         }
         match self.collapse(&user_key, &run, base_here) {
-            Some(entry) => self.out.push_back(entry),
+            Some(entry) => {
+                let entry = self.apply_filter(entry);
+                self.out.push_back(entry);
+            }
             None => self.out.extend(run),
+        }
+    }
+
+    /// Runs the compaction filter on a value no snapshot can see (the latest stripe);
+    /// every other entry passes unchanged.
+    fn apply_filter(&self, entry: (Vec<u8>, Vec<u8>)) -> (Vec<u8>, Vec<u8>) {
+        let Some(filter) = &self.filter else {
+            return entry;
+        };
+        let Some(p) = parse_internal_key(&entry.0) else {
+            return entry;
+        };
+        if self.stripe(p.seq) != self.snapshots.len() {
+            return entry;
+        }
+        let (expiry, value) = match p.kind {
+            ValueKind::Value => (None, entry.1.as_slice()),
+            ValueKind::ValueWithExpiry => match shale_core::ttl::decode(&entry.1) {
+                Some((e, v)) if e > self.now_ms => (Some(e), v),
+                _ => return entry,
+            },
+            _ => return entry,
+        };
+        let decision = catch_unwind(AssertUnwindSafe(|| filter.filter(p.user_key, value)))
+            .unwrap_or(crate::FilterDecision::Keep);
+        match decision {
+            crate::FilterDecision::Keep => entry,
+            crate::FilterDecision::Remove => (
+                shale_core::key::make_internal_key(p.user_key, p.seq, ValueKind::Delete),
+                Vec::new(),
+            ),
+            crate::FilterDecision::ChangeValue(v) => match expiry {
+                Some(e) => (entry.0, shale_core::ttl::encode(e, &v)),
+                None => (entry.0, v),
+            },
         }
     }
 

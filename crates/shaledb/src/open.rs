@@ -258,6 +258,7 @@ impl<'a> Replay<'a> {
                 snapshots: Vec::new(),
                 now_ms: self.opts.clock.now_ms(),
                 merge: self.opts.merge_operator.clone(),
+                compaction_filter: self.opts.compaction_filter.clone(),
                 bottommost: false,
             },
         )? {

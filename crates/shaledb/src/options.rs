@@ -88,6 +88,9 @@ pub struct Options {
     /// Combines merge operands (`Db::merge`); `None` (default) rejects merges. Use the
     /// same operator every time the database is opened.
     pub merge_operator: Option<Arc<dyn shale_core::MergeOperator>>,
+    /// Application-level cleanup applied as flush and compaction rewrite data
+    /// (`None` by default).
+    pub compaction_filter: Option<Arc<dyn crate::CompactionFilter>>,
 }
 
 impl Default for Options {
@@ -121,6 +124,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             default_ttl: None,
             merge_operator: None,
+            compaction_filter: None,
         }
     }
 }

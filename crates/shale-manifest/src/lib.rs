@@ -20,6 +20,9 @@ pub mod tags;
 mod version;
 mod version_set;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod tests;
 

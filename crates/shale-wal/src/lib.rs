@@ -27,6 +27,9 @@ mod reader;
 mod scanner;
 mod writer;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod tests;
 

@@ -8,6 +8,7 @@
 //! * [`coding`]: fixed-width and varint integer coding with checked decoding.
 
 pub mod batch;
+pub mod checksum;
 pub mod coding;
 pub mod error;
 pub mod iter;

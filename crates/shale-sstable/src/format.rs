@@ -3,6 +3,8 @@
 
 use shale_core::coding::{Decoder, put_varint64};
 
+pub use shale_core::checksum::{mask_crc, unmask_crc};
+
 /// Bytes after every block: one compression type byte and a masked crc32c (LE).
 pub const BLOCK_TRAILER_LEN: usize = 5;
 
@@ -40,19 +42,6 @@ impl BlockHandle {
             .checked_add(self.size)?
             .checked_add(BLOCK_TRAILER_LEN as u64)
     }
-}
-
-const MASK_DELTA: u32 = 0xa282_ead8;
-
-/// Masks a crc LevelDB-style, so that a crc stored inside crc'd data does not make
-/// the outer crc degenerate: rotate right by 15 bits, add a constant.
-pub fn mask_crc(crc: u32) -> u32 {
-    crc.rotate_right(15).wrapping_add(MASK_DELTA)
-}
-
-/// Inverse of [`mask_crc`].
-pub fn unmask_crc(masked: u32) -> u32 {
-    masked.wrapping_sub(MASK_DELTA).rotate_left(15)
 }
 
 /// The masked crc32c stored in a block trailer: over the stored contents, then the

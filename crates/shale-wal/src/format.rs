@@ -5,6 +5,8 @@ use shale_core::coding::{Decoder, put_fixed32, put_fixed64};
 
 use crate::LogKind;
 
+pub use shale_core::checksum::{mask_crc, unmask_crc};
+
 /// Size of a block; fragment headers never cross a block boundary.
 pub const BLOCK_SIZE: usize = 32 * 1024;
 
@@ -22,8 +24,6 @@ pub const FILE_HEADER_PAYLOAD_LEN: usize = 20;
 
 /// Length of the whole file header record (fragment header + payload) at offset 0.
 pub const FILE_HEADER_RECORD_LEN: usize = FRAGMENT_HEADER_SIZE + FILE_HEADER_PAYLOAD_LEN;
-
-const MASK_DELTA: u32 = 0xa282_ead8;
 
 /// The type byte of a fragment: where it sits in its logical record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,17 +61,6 @@ impl FragmentType {
             FragmentType::Last => "LAST",
         }
     }
-}
-
-/// Masks a crc so that a crc stored inside checksummed data does not checksum to a
-/// fixed point (LevelDB's scheme: rotate right by 15, add a constant).
-pub fn mask_crc(crc: u32) -> u32 {
-    crc.rotate_right(15).wrapping_add(MASK_DELTA)
-}
-
-/// Inverts [`mask_crc`].
-pub fn unmask_crc(masked: u32) -> u32 {
-    masked.wrapping_sub(MASK_DELTA).rotate_left(15)
 }
 
 /// The crc32c a fragment header stores (before masking): over the type byte, then the

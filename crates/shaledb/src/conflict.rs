@@ -13,26 +13,9 @@ impl DbInner {
     /// The seqno of the newest version (value, tombstone or operand) of `key`, if any.
     pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
         let sv = self.super_version();
-        let lookup = LookupKey::new(key, MAX_SEQNO);
-        let in_memory = std::iter::once(&sv.mem)
-            .chain(sv.imm.iter().map(|i| &i.mem))
-            .find_map(|m| m.get(&lookup));
-        let found = match in_memory {
-            Some((seq, _)) => Some(seq),
-            None => {
-                let mut found = None;
-                for (_, file) in sv.version.files_for_key(key) {
-                    let table = self.tables.get(file.number)?;
-                    if let Some((ikey, _)) = table.get(lookup.internal_key())? {
-                        found = parse_internal_key(&ikey).map(|p| p.seq);
-                        break;
-                    }
-                }
-                found
-            }
-        };
+        let found = self.newest_version(&sv, &LookupKey::new(key, MAX_SEQNO));
         self.release_super_version(sv);
-        Ok(found)
+        Ok(found?.map(|v| v.seq))
     }
 
     /// The first user key in `(lo, hi)` with a version newer than `after`, if any.

@@ -353,6 +353,15 @@ impl Db {
     }
 }
 
+/// One stored version of a key, as a point lookup found it.
+pub(crate) struct FoundVersion {
+    pub seq: SeqNo,
+    pub kind: ValueKind,
+    pub value: Bytes,
+    /// Where it was found (a table path, or `<memtable>`), for error reports.
+    pub source: PathBuf,
+}
+
 /// How tables are built under `opts`.
 pub(crate) fn table_options_for(opts: &Options) -> TableOptions {
     TableOptions {
@@ -397,20 +406,26 @@ fn with_default_ttl(batch: &WriteBatch, expiry_ms: u64) -> WriteBatch {
 }
 
 /// Rejects a batch the engine cannot store, before anything is written.
+/// Rejects a key or value over the engine's limits.
+pub(crate) fn check_entry_sizes(key: &[u8], value: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::invalid(format!(
+            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(Error::invalid(format!(
+            "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
 fn validate_batch(batch: &WriteBatch, merges_allowed: bool) -> Result<()> {
     for op in batch.iter() {
-        if op.key.len() > MAX_KEY_SIZE {
-            return Err(Error::invalid(format!(
-                "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
-                op.key.len()
-            )));
-        }
-        if op.value.len() > MAX_VALUE_SIZE {
-            return Err(Error::invalid(format!(
-                "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE} bytes",
-                op.value.len()
-            )));
-        }
+        check_entry_sizes(op.key, op.value)?;
         if op.keyspace != 0 {
             return Err(Error::invalid(format!(
                 "unknown keyspace id {}",
@@ -530,32 +545,60 @@ impl DbInner {
     }
 
     fn get_in(&self, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
-        let lookup = LookupKey::new(key, seq);
-        let found = std::iter::once(&sv.mem)
-            .chain(sv.imm.iter().map(|i| &i.mem))
-            .find_map(|m| m.get(&lookup));
-        if let Some((_, found)) = found {
-            return match found {
-                Lookup::Value(v) => Ok(Some(v)),
-                Lookup::Deleted => Ok(None),
-                Lookup::Expiring(stored) => self.unexpired(stored, || "memtable".into()),
-                Lookup::Merge(_) => self.get_merged(sv, key, seq),
-            };
+        let Some(found) = self.newest_version(sv, &LookupKey::new(key, seq))? else {
+            return Ok(None);
+        };
+        match found.kind {
+            ValueKind::Value => Ok(Some(found.value)),
+            ValueKind::Delete | ValueKind::RangeDelete => Ok(None),
+            ValueKind::ValueWithExpiry => self.unexpired(found.value, || found.source.clone()),
+            ValueKind::Merge => self.get_merged(sv, key, seq),
         }
-        for (_, file) in sv.version.files_for_key(key) {
+    }
+
+    /// The newest version of `lookup`'s key at or below its seqno, searching in the
+    /// point-lookup order: the active memtable, the frozen ones newest first, level-0
+    /// tables newest first, then one table per deeper level. The first hit decides.
+    pub(crate) fn newest_version(
+        &self,
+        sv: &SuperVersion,
+        lookup: &LookupKey,
+    ) -> Result<Option<FoundVersion>> {
+        let in_memory = std::iter::once(&sv.mem)
+            .chain(sv.imm.iter().map(|i| &i.mem))
+            .find_map(|m| m.get(lookup));
+        if let Some((seq, found)) = in_memory {
+            let (kind, value) = match found {
+                Lookup::Value(v) => (ValueKind::Value, v),
+                Lookup::Deleted => (ValueKind::Delete, Bytes::new()),
+                Lookup::Expiring(v) => (ValueKind::ValueWithExpiry, v),
+                Lookup::Merge(v) => (ValueKind::Merge, v),
+            };
+            let source = PathBuf::from("<memtable>");
+            return Ok(Some(FoundVersion {
+                seq,
+                kind,
+                value,
+                source,
+            }));
+        }
+        for (_, file) in sv.version.files_for_key(lookup.user_key()) {
             let table = self.tables.get(file.number)?;
             if let Some((ikey, value)) = table.get(lookup.internal_key())? {
-                let path = || crate::filenames::table_path(&self.path, file.number);
-                let kind = parse_internal_key(&ikey).map(|p| p.kind).ok_or_else(|| {
-                    Error::corruption(path(), 0, "table returned a malformed internal key")
-                })?;
-                return match kind {
-                    ValueKind::Value => Ok(Some(value)),
-                    ValueKind::Delete => Ok(None),
-                    ValueKind::ValueWithExpiry => self.unexpired(value, path),
-                    ValueKind::Merge => self.get_merged(sv, key, seq),
-                    ValueKind::RangeDelete => Ok(None),
+                let source = crate::filenames::table_path(&self.path, file.number);
+                let Some(p) = parse_internal_key(&ikey) else {
+                    return Err(Error::corruption(
+                        source,
+                        0,
+                        "table returned a malformed internal key",
+                    ));
                 };
+                return Ok(Some(FoundVersion {
+                    seq: p.seq,
+                    kind: p.kind,
+                    value,
+                    source,
+                }));
             }
         }
         Ok(None)

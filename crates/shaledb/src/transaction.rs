@@ -14,9 +14,9 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use shale_core::{MAX_KEY_SIZE, MAX_VALUE_SIZE, WriteBatch};
+use shale_core::WriteBatch;
 
-use crate::db::Db;
+use crate::db::{Db, check_entry_sizes};
 use crate::iter::KeyRange;
 use crate::options::WriteOptions;
 use crate::snapshot::Snapshot;
@@ -98,7 +98,7 @@ impl Transaction {
     /// Buffers `key = value` (applied at commit).
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        check_sizes(key, value)?;
+        check_entry_sizes(key, value)?;
         self.batch.put(key, value);
         self.keys.insert(key.to_vec());
         self.writes
@@ -109,7 +109,7 @@ impl Transaction {
     /// Buffers a delete of `key` (applied at commit).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
         let key = key.as_ref();
-        check_sizes(key, &[])?;
+        check_entry_sizes(key, &[])?;
         self.batch.delete(key);
         self.keys.insert(key.to_vec());
         self.writes.insert(key.to_vec(), None);
@@ -232,7 +232,7 @@ impl Db {
         new: Option<&[u8]>,
     ) -> Result<std::result::Result<(), CasMismatch>> {
         let key = key.as_ref().to_vec();
-        check_sizes(&key, new.unwrap_or(&[]))?;
+        check_entry_sizes(&key, new.unwrap_or(&[]))?;
         let mut batch = WriteBatch::new();
         match new {
             Some(v) => batch.put(&key, v),
@@ -263,22 +263,6 @@ impl Db {
             Err(e) => Err(e),
         }
     }
-}
-
-fn check_sizes(key: &[u8], value: &[u8]) -> Result<()> {
-    if key.len() > MAX_KEY_SIZE {
-        return Err(Error::invalid(format!(
-            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
-            key.len()
-        )));
-    }
-    if value.len() > MAX_VALUE_SIZE {
-        return Err(Error::invalid(format!(
-            "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE} bytes",
-            value.len()
-        )));
-    }
-    Ok(())
 }
 
 fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {

@@ -81,6 +81,59 @@ impl WriteBatch {
         self.push(ValueKind::Delete, 0, key.as_ref(), None)
     }
 
+    /// Adds a range delete of every key in `[start, end)` in the default keyspace
+    /// (one range tombstone; see [`crate::range_del`]).
+    pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> &mut Self {
+        self.delete_range_in(0, start, end)
+    }
+
+    /// Adds a put of `key` → `value` in keyspace `ks`.
+    pub fn put_in(&mut self, ks: u32, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
+        self.push(ValueKind::Value, ks, key.as_ref(), Some(value.as_ref()))
+    }
+
+    /// Adds a put that expires at `expiry_ms` (ms since the Unix epoch) in keyspace `ks`.
+    pub fn put_with_expiry_in(
+        &mut self,
+        ks: u32,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expiry_ms: u64,
+    ) -> &mut Self {
+        let stored = crate::ttl::encode(expiry_ms, value.as_ref());
+        self.push(ValueKind::ValueWithExpiry, ks, key.as_ref(), Some(&stored))
+    }
+
+    /// Adds a merge operand for `key` in keyspace `ks`.
+    pub fn merge_in(
+        &mut self,
+        ks: u32,
+        key: impl AsRef<[u8]>,
+        operand: impl AsRef<[u8]>,
+    ) -> &mut Self {
+        self.push(ValueKind::Merge, ks, key.as_ref(), Some(operand.as_ref()))
+    }
+
+    /// Adds a delete of `key` in keyspace `ks`.
+    pub fn delete_in(&mut self, ks: u32, key: impl AsRef<[u8]>) -> &mut Self {
+        self.push(ValueKind::Delete, ks, key.as_ref(), None)
+    }
+
+    /// Adds a range delete of `[start, end)` in keyspace `ks`.
+    pub fn delete_range_in(
+        &mut self,
+        ks: u32,
+        start: impl AsRef<[u8]>,
+        end: impl AsRef<[u8]>,
+    ) -> &mut Self {
+        self.push(
+            ValueKind::RangeDelete,
+            ks,
+            start.as_ref(),
+            Some(end.as_ref()),
+        )
+    }
+
     /// Adds a write of any kind to any keyspace.
     pub fn push(
         &mut self,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod iter;
 pub mod key;
 pub mod merge;
+pub mod range_del;
 pub mod ttl;
 
 pub use batch::{BatchOp, WriteBatch};
@@ -24,3 +25,4 @@ pub use key::{
     compare_internal_keys,
 };
 pub use merge::{Int64Add, MergeOperator, StringAppend};
+pub use range_del::{FragmentedTombstones, RangeTombstone};

@@ -17,13 +17,15 @@ use std::time::Duration;
 use shale_compaction::Compaction;
 
 use crate::db::DbInner;
+use crate::keyspace::Ks;
 use crate::write_queue::lock;
 use crate::{Error, Result};
 
 /// What the background threads are doing and whether they should stop.
 #[derive(Default)]
 pub(crate) struct BgState {
-    pub flush_running: bool,
+    /// Keyspaces with a flush running (one at a time per keyspace, oldest first).
+    pub flushing: BTreeSet<u32>,
     pub compactions_running: usize,
     /// Files that are inputs of a running compaction.
     pub busy: BTreeSet<u64>,
@@ -39,6 +41,7 @@ pub(crate) struct BgState {
 /// A level of a `compact_range` call waiting to be run.
 #[derive(Debug, Clone)]
 pub(crate) struct ManualCompaction {
+    pub ks: Arc<Ks>,
     pub level: usize,
     pub lo: Option<Vec<u8>>,
     pub hi: Option<Vec<u8>>,
@@ -56,8 +59,8 @@ pub(crate) struct Background {
 }
 
 enum Job {
-    Flush,
-    Compact(Box<Compaction>, Option<u64>),
+    Flush(Arc<Ks>),
+    Compact(Arc<Ks>, Box<Compaction>),
 }
 
 /// Stops the background threads when the last `Db` handle is dropped.
@@ -117,14 +120,16 @@ impl DbInner {
                     st = self.bg.work.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
             };
-            let (result, manual_id) = match &job {
-                Job::Flush => (self.flush_oldest_immutable().map(|_| ()), None),
-                Job::Compact(c, id) => (self.run_compaction(c), *id),
+            let result = match &job {
+                Job::Flush(ks) => self.flush_oldest_immutable(ks).map(|_| ()),
+                Job::Compact(ks, c) => self.run_compaction(ks, c),
             };
             let mut st = lock(&self.bg.state);
             match job {
-                Job::Flush => st.flush_running = false,
-                Job::Compact(c, _) => {
+                Job::Flush(ks) => {
+                    st.flushing.remove(&ks.id);
+                }
+                Job::Compact(_, c) => {
                     st.compactions_running -= 1;
                     for f in c.input_files() {
                         st.busy.remove(&f.number);
@@ -138,7 +143,6 @@ impl DbInner {
                 self.stats.record_bg_error();
                 st.error.get_or_insert(e);
             }
-            let _ = manual_id;
             st.completed_jobs += 1;
             drop(st);
             self.bg.done.notify_all();
@@ -146,17 +150,24 @@ impl DbInner {
         }
     }
 
-    /// The most urgent job that can start now, marking its resources busy.
+    /// The most urgent job that can start now, marking its resources busy: a flush
+    /// (oldest memtable of a keyspace not already flushing), then a manual compaction,
+    /// then the highest-scoring automatic compaction over all keyspaces.
     fn next_job(&self, st: &mut BgState) -> Option<Job> {
-        if !st.flush_running && !self.super_version().imm.is_empty() {
-            st.flush_running = true;
-            return Some(Job::Flush);
+        let keyspaces = self.all_keyspaces();
+        for ks in &keyspaces {
+            if !st.flushing.contains(&ks.id) && !ks.super_version().imm.is_empty() {
+                st.flushing.insert(ks.id);
+                return Some(Job::Flush(Arc::clone(ks)));
+            }
         }
-        let version = self.current_version();
         let copts = self.compaction_options();
         let picked = if let Some(m) = st.manual.first().cloned() {
+            let version = m.ks.current_version();
             let (lo, hi) = (m.lo.as_deref(), m.hi.as_deref());
-            let pick = if m.level + 1 == version.num_levels() {
+            let pick = if m.ks.is_dropped() {
+                None
+            } else if m.level + 1 == version.num_levels() {
                 shale_compaction::pick_bottommost_rewrite(&version, &copts, lo, hi, &st.busy)
             } else {
                 shale_compaction::pick_range_compaction(&version, &copts, m.level, lo, hi, &st.busy)
@@ -164,11 +175,11 @@ impl DbInner {
             match pick {
                 Some(c) => {
                     st.manual.remove(0);
-                    Some((c, Some(m.id)))
+                    Some((m.ks, c))
                 }
                 // Nothing to compact at that level (or it is busy): done with it if no
                 // compaction is running that could change that.
-                None if st.compactions_running == 0 => {
+                None if st.compactions_running == 0 || m.ks.is_dropped() => {
                     st.manual.remove(0);
                     st.completed_jobs += 1;
                     self.bg.done.notify_all();
@@ -177,16 +188,26 @@ impl DbInner {
                 None => None,
             }
         } else {
-            let pointers = self.compact_pointers();
-            shale_compaction::pick_compaction(&version, &copts, &pointers, &st.busy)
-                .map(|c| (c, None))
+            keyspaces
+                .iter()
+                .filter_map(|ks| {
+                    let pointers = self.compact_pointers(ks);
+                    shale_compaction::pick_compaction(
+                        &ks.current_version(),
+                        &copts,
+                        &pointers,
+                        &st.busy,
+                    )
+                    .map(|c| (Arc::clone(ks), c))
+                })
+                .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
         };
-        let (c, id) = picked?;
+        let (ks, c) = picked?;
         for f in c.input_files() {
             st.busy.insert(f.number);
         }
         st.compactions_running += 1;
-        Some(Job::Compact(Box::new(c), id))
+        Some(Job::Compact(ks, Box::new(c)))
     }
 
     /// Waits until a background job finishes or `timeout` passes; returns the
@@ -217,9 +238,12 @@ impl DbInner {
 
     /// True when no flush or compaction is running or due.
     pub(crate) fn is_idle(&self, st: &BgState) -> bool {
-        !st.flush_running
+        st.flushing.is_empty()
             && st.compactions_running == 0
             && st.manual.is_empty()
-            && self.super_version().imm.is_empty()
+            && self
+                .all_keyspaces()
+                .iter()
+                .all(|ks| ks.super_version().imm.is_empty())
     }
 }

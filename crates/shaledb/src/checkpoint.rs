@@ -23,20 +23,24 @@ use crate::Error;
 use crate::db::Db;
 use crate::filenames::table_path;
 use crate::flush::build_table;
+use crate::keyspace::Ks;
 use crate::super_version::SuperVersion;
 use crate::write_queue::lock;
+use shale_manifest::DEFAULT_KEYSPACE as DEFAULT_KEYSPACE_ID;
 
-/// What the write queue captures: the super version and the seqno it holds up to.
-type Captured = (Arc<SuperVersion>, SeqNo);
+/// What the write queue captures: every keyspace's super version, and the seqno they
+/// hold up to.
+type Captured = (Vec<(Arc<Ks>, Arc<SuperVersion>)>, SeqNo);
 
 /// Copy chunk for tables that cannot be hard-linked.
 const COPY_CHUNK: u64 = 1 << 20;
 
 impl Db {
-    /// Writes a consistent copy of the database, as of now, into the new directory
-    /// `dir` (it must not exist, or be empty), without stopping writers. Tables are
-    /// hard-linked where the file system allows, copied otherwise. Returns the seqno
-    /// the checkpoint holds every write up to. Open it with [`Db::open`].
+    /// Writes a consistent copy of the database — every keyspace — as of now, into
+    /// the new directory `dir` (it must not exist, or be empty), without stopping
+    /// writers. Tables are hard-linked where the file system allows, copied
+    /// otherwise. Returns the seqno the checkpoint holds every write up to. Open it
+    /// with [`Db::open`].
     pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<SeqNo> {
         let dir = dir.as_ref();
         let inner = &self.inner;
@@ -53,67 +57,99 @@ impl Db {
             shale_core::WriteBatch::new(),
             false,
             Box::new(move |db| {
-                *lock(&slot) = Some((db.super_version(), db.visible_seq()));
+                let svs = db
+                    .all_keyspaces()
+                    .into_iter()
+                    .map(|ks| {
+                        let sv = ks.super_version();
+                        (ks, sv)
+                    })
+                    .collect();
+                *lock(&slot) = Some((svs, db.visible_seq()));
                 Ok(())
             }),
         )?;
-        let (sv, seq) = lock(&captured)
+        let (svs, seq) = lock(&captured)
             .take()
             .ok_or_else(|| Error::invalid("checkpoint capture did not run"))?;
         fs.create_dir_all(dir)?;
-
-        // The captured tables, under their own numbers.
-        let mut edit = VersionEdit::default();
-        let mut max_number = 0;
-        for (level, files) in sv.version.levels().iter().enumerate() {
-            for f in files {
-                link_or_copy(
-                    fs,
-                    &table_path(&inner.path, f.number),
-                    &table_path(dir, f.number),
-                )?;
-                edit.new_files.push((level, (**f).clone()));
-                max_number = max_number.max(f.number);
-            }
+        let result = self.write_checkpoint(dir, &svs, seq);
+        for (_, sv) in svs {
+            inner.release_super_version(sv);
         }
+        result.map(|()| seq)
+    }
+
+    fn write_checkpoint(
+        &self,
+        dir: &Path,
+        svs: &[(Arc<Ks>, Arc<SuperVersion>)],
+        seq: SeqNo,
+    ) -> Result<()> {
+        let inner = &self.inner;
+        let fs = inner.opts.fs.as_ref();
         let mut vs =
             VersionSet::create_new(Arc::clone(&inner.opts.fs), dir, inner.opts.num_levels)?;
-        vs.mark_file_number_used(max_number);
-
-        // The captured memtables, cut at `seq`, as one L0 table.
-        let mut mems: Vec<BoxedIterator> = vec![Box::new(sv.mem.iter())];
-        mems.extend(
-            sv.imm
-                .iter()
-                .map(|i| Box::new(i.mem.iter()) as BoxedIterator),
-        );
-        let upto: BoxedIterator = Box::new(UpTo {
-            inner: MergingIterator::new(mems),
-            seq,
-        });
-        let number = vs.new_file_number();
-        if let Some(meta) = build_table(
-            fs,
-            dir,
-            number,
-            inner.table_options(),
-            upto,
-            crate::merge::OutputFilter {
-                snapshots: Vec::new(),
-                now_ms: inner.opts.clock.now_ms(),
-                merge: inner.opts.merge_operator.clone(),
-                compaction_filter: None,
-                bottommost: false,
-            },
-        )? {
-            edit.new_files.push((0, meta));
+        // The captured tables, under their own numbers.
+        let mut edits = Vec::new();
+        for (ks, sv) in svs {
+            let mut edit = VersionEdit::for_keyspace(ks.id);
+            if ks.id != DEFAULT_KEYSPACE_ID {
+                edit.add_keyspace = Some((ks.id, ks.name.clone()));
+                edit.max_keyspace_id = Some(ks.id);
+            }
+            for (level, files) in sv.version.levels().iter().enumerate() {
+                for f in files {
+                    link_or_copy(
+                        fs,
+                        &table_path(&inner.path, f.number),
+                        &table_path(dir, f.number),
+                    )?;
+                    edit.new_files.push((level, (**f).clone()));
+                    vs.mark_file_number_used(f.number);
+                }
+            }
+            edits.push(edit);
+        }
+        // Each keyspace's captured memtables, cut at `seq`, as one L0 table.
+        for ((ks, sv), edit) in svs.iter().zip(&mut edits) {
+            let mut mems: Vec<BoxedIterator> = vec![Box::new(sv.mem.iter())];
+            mems.extend(
+                sv.imm
+                    .iter()
+                    .map(|i| Box::new(i.mem.iter()) as BoxedIterator),
+            );
+            let upto: BoxedIterator = Box::new(UpTo {
+                inner: MergingIterator::new(mems),
+                seq,
+            });
+            let opts = ks.options();
+            let number = vs.new_file_number();
+            if let Some(meta) = build_table(
+                fs,
+                dir,
+                number,
+                opts.table_options(),
+                upto,
+                crate::merge::OutputFilter {
+                    snapshots: Vec::new(),
+                    now_ms: inner.opts.clock.now_ms(),
+                    merge: opts.merge_operator.clone(),
+                    compaction_filter: None,
+                    bottommost: false,
+                },
+            )? {
+                edit.new_files.push((0, meta));
+            }
         }
         fs.sync_dir(dir)?;
-        edit.log_number = Some(vs.new_file_number());
-        edit.last_seqno = Some(seq);
-        vs.log_and_apply(edit)?;
-        inner.release_super_version(sv);
-        Ok(seq)
+        let log_number = vs.new_file_number();
+        for mut edit in edits {
+            edit.log_number = Some(log_number);
+            edit.last_seqno = Some(seq);
+            vs.log_and_apply(edit)?;
+        }
+        Ok(())
     }
 }
 

@@ -13,13 +13,14 @@ use shale_sstable::TableBuilder;
 use crate::db::DbInner;
 use crate::filenames::table_path;
 use crate::flush::file_meta;
+use crate::keyspace::Ks;
 use crate::level_iter::LevelIterator;
 use crate::{Error, Result};
 
 impl DbInner {
     /// Runs compaction `c` to completion (or to the first error, leaving nothing
     /// referenced by the manifest that is not complete and synced).
-    pub(crate) fn run_compaction(&self, c: &Compaction) -> Result<()> {
+    pub(crate) fn run_compaction(&self, ks: &Ks, c: &Compaction) -> Result<()> {
         let mut edit = VersionEdit::default();
         for f in &c.inputs {
             edit.deleted_files.push((c.level, f.number));
@@ -37,7 +38,7 @@ impl DbInner {
             for f in &c.inputs {
                 edit.new_files.push((c.output_level, FileMeta::clone(f)));
             }
-            self.log_and_apply(edit, None)?;
+            self.log_and_apply(ks, edit, None)?;
             self.stats.record_compaction(c.output_level, 0, 0, true);
             tracing::info!(
                 level = c.level,
@@ -52,7 +53,7 @@ impl DbInner {
             edit.deleted_files.push((c.output_level, f.number));
         }
         let read_bytes: u64 = c.input_files().map(|f| f.size).sum();
-        let (outputs, _guards) = self.write_compaction_outputs(c)?;
+        let (outputs, _guards) = self.write_compaction_outputs(ks, c)?;
         let written: u64 = outputs.iter().map(|m| m.size).sum();
         if !outputs.is_empty() {
             self.opts.fs.sync_dir(&self.path)?;
@@ -61,7 +62,7 @@ impl DbInner {
         for m in outputs {
             edit.new_files.push((c.output_level, m));
         }
-        self.log_and_apply(edit, None)?;
+        self.log_and_apply(ks, edit, None)?;
         self.stats
             .record_compaction(c.output_level, read_bytes, written, false);
         tracing::info!(
@@ -103,10 +104,12 @@ impl DbInner {
     /// Writes the compaction's output tables; on error, removes what it wrote.
     fn write_compaction_outputs(
         &self,
+        ks: &Ks,
         c: &Compaction,
     ) -> Result<(Vec<FileMeta>, Vec<crate::gc::PendingOutput<'_>>)> {
-        let mut it =
-            crate::merge::OutputFilter::for_db(self, c.bottommost).apply(self.compaction_input(c)?);
+        let mut it = crate::merge::OutputFilter::for_ks(self, ks, c.bottommost)
+            .apply(self.compaction_input(c)?);
+        let table_options = ks.options().table_options();
         let mut splitter = c.output_splitter();
         let mut outputs: Vec<FileMeta> = Vec::new();
         let mut guards = Vec::new();
@@ -132,7 +135,7 @@ impl DbInner {
                     guards.push(self.protect_output(number));
                     let path = table_path(&self.path, number);
                     let file = self.opts.fs.create(&path)?;
-                    current = Some((number, TableBuilder::new(file, path, self.table_options())));
+                    current = Some((number, TableBuilder::new(file, path, table_options)));
                 }
                 if let Some((_, b)) = current.as_mut() {
                     b.add(it.key(), it.value())?;

@@ -7,12 +7,13 @@ use shale_core::key::{parse_internal_key, user_key};
 use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo};
 
 use crate::db::DbInner;
+use crate::keyspace::Ks;
 use crate::{Error, Result};
 
 impl DbInner {
     /// The seqno of the newest version (value, tombstone or operand) of `key`, if any.
-    pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
-        let sv = self.super_version();
+    pub(crate) fn newest_seqno(&self, ks: &Ks, key: &[u8]) -> Result<Option<SeqNo>> {
+        let sv = ks.super_version();
         let found = self.newest_version(&sv, &LookupKey::new(key, MAX_SEQNO));
         self.release_super_version(sv);
         Ok(found?.map(|v| v.seq))
@@ -21,11 +22,12 @@ impl DbInner {
     /// The first user key in `(lo, hi)` with a version newer than `after`, if any.
     pub(crate) fn first_write_after(
         &self,
+        ks: &Ks,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         after: SeqNo,
     ) -> Result<Option<Vec<u8>>> {
-        let sv = self.super_version();
+        let sv = ks.super_version();
         let result = (|| {
             let mut it = MergingIterator::new(sv.iterators(&self.tables)?);
             match lo {

@@ -1,6 +1,6 @@
 //! [`Db`]: the database handle, and the state every part of the engine shares.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,16 +10,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use shale_compaction::CompactionOptions;
 use shale_core::key::parse_internal_key;
+use shale_core::range_del::UNBOUNDED_END;
 use shale_core::{
     InternalIterator, LookupKey, MAX_KEY_SIZE, MAX_VALUE_SIZE, SeqNo, ValueKind, WriteBatch,
 };
 use shale_fs::FileLock;
 use shale_manifest::{Version, VersionEdit, VersionSet};
 use shale_memtable::Lookup;
-use shale_sstable::TableOptions;
 
 use crate::background::{Background, BgGuard, ManualCompaction};
-use crate::iter::{DbIterator, KeyRange};
+use crate::keyspace::Ks;
 use crate::options::{Options, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Stats, StatsCounters};
@@ -51,8 +51,14 @@ impl std::fmt::Debug for Db {
 pub(crate) struct DbInner {
     pub(crate) path: PathBuf,
     pub(crate) opts: Options,
-    /// What readers read: memtables + table files. Swapped whole.
-    pub(crate) sv: RwLock<Arc<SuperVersion>>,
+    /// The default keyspace (also in `keyspaces`), for the plain `Db` methods.
+    pub(crate) default_ks: Arc<Ks>,
+    /// Every live keyspace by id.
+    pub(crate) keyspaces: RwLock<BTreeMap<u32, Arc<Ks>>>,
+    /// The WAL new writes go to (changed only by the group-commit leader).
+    pub(crate) wal_number: AtomicU64,
+    /// Sizes of the closed WALs that may still be needed, for `max_total_wal_size`.
+    pub(crate) wal_sizes: Mutex<BTreeMap<u64, u64>>,
     /// The manifest and the current version (flush, compaction and rotation change it).
     pub(crate) versions: Mutex<VersionSet>,
     pub(crate) tables: Arc<TableCache>,
@@ -89,166 +95,32 @@ impl Db {
         &self.inner.path
     }
 
-    /// Sets `key` to `value` (acknowledged once it survives a process crash).
-    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        self.put_opt(key, value, &WriteOptions::default())
-    }
-
-    /// Sets `key` to `value` with explicit durability.
-    pub fn put_opt(
-        &self,
-        key: impl AsRef<[u8]>,
-        value: impl AsRef<[u8]>,
-        wo: &WriteOptions,
-    ) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.put(key, value);
-        self.write(b, wo)
-    }
-
-    /// Sets `key` to `value` for `ttl`: after that it reads as absent, and compaction
-    /// removes it. The expiry is stored as an absolute time, so it survives restarts.
-    /// A zero or overflowing TTL is `InvalidArgument`.
-    pub fn put_with_ttl(
-        &self,
-        key: impl AsRef<[u8]>,
-        value: impl AsRef<[u8]>,
-        ttl: std::time::Duration,
-    ) -> Result<()> {
-        let expiry = self.expiry_after(ttl)?;
-        let mut b = WriteBatch::new();
-        b.put_with_expiry(key, value, expiry);
-        self.write(b, &WriteOptions::default())
-    }
-
     /// The absolute expiry (ms since the epoch) of an entry written now with `ttl`,
     /// for `WriteBatch::put_with_expiry`. A zero or overflowing TTL is rejected.
     pub fn expiry_after(&self, ttl: std::time::Duration) -> Result<u64> {
         expiry_after(self.inner.opts.clock.now_ms(), ttl)
     }
 
-    /// Adds a merge operand for `key`: the configured
-    /// [`merge_operator`](crate::Options::merge_operator) combines it with what is
-    /// there when the key is read, and compaction folds operands into one value as soon
-    /// as their base is in reach. Without an operator: `InvalidArgument`.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// let opts = shaledb::Options {
-    ///     merge_operator: Some(std::sync::Arc::new(shaledb::Int64Add)),
-    ///     ..Default::default()
-    /// };
-    /// let db = shaledb::Db::open(dir.path(), opts)?;
-    /// db.merge("visits", "1")?;
-    /// db.merge("visits", "41")?;
-    /// assert_eq!(db.get("visits")?.as_deref(), Some(&b"42"[..]));
-    /// # Ok::<(), shaledb::Error>(())
-    /// ```
-    pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.merge(key, operand);
-        self.write(b, &WriteOptions::default())
-    }
-
-    /// Deletes `key` (a no-op if absent, but still a logged write).
-    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.delete_opt(key, &WriteOptions::default())
-    }
-
-    /// Deletes `key` with explicit durability.
-    pub fn delete_opt(&self, key: impl AsRef<[u8]>, wo: &WriteOptions) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.delete(key);
-        self.write(b, wo)
-    }
-
-    /// Applies every write of `batch` atomically: after a crash, all or none of it.
-    /// An empty batch with `sync` is a durability barrier: every write acknowledged
-    /// before it becomes durable.
+    /// Applies every write of `batch` atomically — across keyspaces too: after a
+    /// crash, all or none of it. An empty batch with `sync` is a durability barrier:
+    /// every write acknowledged before it becomes durable.
     pub fn write(&self, batch: WriteBatch, wo: &WriteOptions) -> Result<()> {
-        validate_batch(&batch, self.inner.opts.merge_operator.is_some())?;
-        let batch = match self.inner.opts.default_ttl {
-            Some(ttl) => {
-                with_default_ttl(&batch, expiry_after(self.inner.opts.clock.now_ms(), ttl)?)
-            }
-            None => batch,
+        let inner = &self.inner;
+        let targets = inner.validate_batch(&batch)?;
+        let batch = if targets.iter().any(|k| k.options().default_ttl.is_some()) {
+            with_default_ttl(&batch, &targets, inner.opts.clock.now_ms())?
+        } else {
+            batch
         };
         if batch.is_empty() {
             return if wo.sync { self.sync_wal() } else { Ok(()) };
         }
-        self.inner.commit(batch, wo.sync).map(|_| ())
+        let ids = targets.iter().map(|k| k.id).collect();
+        inner.commit_to(batch, wo.sync, ids).map(|_| ())
     }
 
-    /// The current value of `key`, if any.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.inner.get_at(key.as_ref(), self.inner.visible_seq())
-    }
-
-    /// All keys in order; `.rev()` for descending.
-    pub fn iter(&self) -> DbIterator {
-        self.range::<&[u8], _>(..)
-    }
-
-    /// The keys in `range`, in order; `.rev()` for descending.
-    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
-        DbIterator::new(self.snapshot(), KeyRange::from_bounds(range))
-    }
-
-    /// The keys that start with `prefix`, in order; `.rev()` for descending.
-    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIterator {
-        DbIterator::new(self.snapshot(), KeyRange::prefix(prefix.as_ref()))
-    }
-
-    /// The smallest key and its value, if any.
-    pub fn first_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
-        self.iter().next().transpose()
-    }
-
-    /// The largest key and its value, if any.
-    pub fn last_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
-        self.iter().next_back().transpose()
-    }
-
-    /// The keys in `range`, in order, without their values.
-    pub fn keys<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &self,
-        range: R,
-    ) -> impl DoubleEndedIterator<Item = Result<Bytes>> + use<K, R> {
-        self.range(range).map(|r| r.map(|(k, _)| k))
-    }
-
-    /// An estimate of the number of entries (all versions, tombstones included) from
-    /// memtable sizes and table properties: cheap, no data is read.
-    pub fn approximate_len(&self) -> u64 {
-        let sv = self.inner.super_version();
-        let mem: usize = sv.mem.len() + sv.imm.iter().map(|i| i.mem.len()).sum::<usize>();
-        let tables: u64 = sv
-            .version
-            .levels()
-            .iter()
-            .flatten()
-            .map(|f| f.num_entries)
-            .sum();
-        mem as u64 + tables
-    }
-
-    /// An estimate of the bytes on disk of the keys in `[lo, hi]` (None = unbounded)
-    /// from table key ranges: tables inside the range count whole, tables straddling
-    /// a bound count half. No data is read.
-    pub fn approximate_size(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> u64 {
-        let version = self.inner.current_version();
-        let mut bytes = 0;
-        for level in 0..version.num_levels() {
-            for f in version.overlapping_files(level, lo, hi) {
-                let inside = lo.is_none_or(|lo| f.smallest_user_key() >= lo)
-                    && hi.is_none_or(|hi| f.largest_user_key() <= hi);
-                bytes += if inside { f.size } else { f.size / 2 };
-            }
-        }
-        bytes
-    }
-
-    /// A consistent read-only view as of now, kept until the `Snapshot` is dropped.
+    /// A consistent read-only view of every keyspace as of now, kept until the
+    /// `Snapshot` is dropped.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::new(self.clone())
     }
@@ -258,12 +130,21 @@ impl Db {
         self.inner.writes.sync_wal()
     }
 
-    /// Freezes the memtable and waits until every frozen memtable is in a table file.
+    /// Freezes every keyspace's memtable and waits until all of them are in table
+    /// files.
     pub fn flush(&self) -> Result<()> {
-        self.inner.force_rotation()?;
+        self.flush_keyspaces(&self.inner.all_keyspaces())
+    }
+
+    /// Freezes the memtables of `kss` and waits until they are in table files.
+    pub(crate) fn flush_keyspaces(&self, kss: &[Arc<Ks>]) -> Result<()> {
         let inner = &self.inner;
+        inner.force_rotation(kss.iter().map(|k| k.id).collect())?;
         loop {
-            if inner.super_version().imm.is_empty() {
+            if kss
+                .iter()
+                .all(|k| k.is_dropped() || k.super_version().imm.is_empty())
+            {
                 return Ok(());
             }
             inner.schedule_work();
@@ -271,18 +152,20 @@ impl Db {
         }
     }
 
-    /// Compacts every table overlapping `range` down to the bottom of the tree, after
-    /// flushing the memtable, and rewrites the overlapping bottom-level tables in place:
-    /// afterwards the range holds no shadowed versions, tombstones or expired values
-    /// that no snapshot needs. Waits until done.
-    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+    /// `compact_range` on keyspace `ks`.
+    pub(crate) fn compact_range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        ks: &Arc<Ks>,
+        range: R,
+    ) -> Result<()> {
         use std::ops::Bound;
         let key = |b: Bound<&K>| match b {
             Bound::Included(k) | Bound::Excluded(k) => Some(k.as_ref().to_vec()),
             Bound::Unbounded => None,
         };
         let (lo, hi) = (key(range.start_bound()), key(range.end_bound()));
-        self.flush()?;
+        ks.check_live()?;
+        self.flush_keyspaces(std::slice::from_ref(ks))?;
         let inner = &self.inner;
         // Every level down to and including the last, which is rewritten in place.
         for level in 0..inner.opts.num_levels {
@@ -290,6 +173,7 @@ impl Db {
             {
                 let mut st = lock(&inner.bg.state);
                 st.manual.push(ManualCompaction {
+                    ks: Arc::clone(ks),
                     level,
                     lo: lo.clone(),
                     hi: hi.clone(),
@@ -314,9 +198,9 @@ impl Db {
         Ok(())
     }
 
-    /// Waits until no flush or compaction is running or due (like RocksDB's
-    /// `WaitForCompact`): for benchmarks and tests that measure a settled tree.
-    /// Returns the background error if background work failed.
+    /// Waits until no flush or compaction is running or due in any keyspace (like
+    /// RocksDB's `WaitForCompact`): for benchmarks and tests that measure a settled
+    /// tree. Returns the background error if background work failed.
     pub fn wait_for_compactions(&self) -> Result<()> {
         let inner = &self.inner;
         loop {
@@ -325,14 +209,15 @@ impl Db {
                 if let Some(e) = &st.error {
                     return Err(e.clone());
                 }
-                let version = inner.current_version();
-                let due = shale_compaction::pick_compaction(
-                    &version,
-                    &inner.compaction_options(),
-                    &inner.compact_pointers(),
-                    &st.busy,
-                )
-                .is_some();
+                let due = inner.all_keyspaces().iter().any(|ks| {
+                    shale_compaction::pick_compaction(
+                        &ks.current_version(),
+                        &inner.compaction_options(),
+                        &inner.compact_pointers(ks),
+                        &st.busy,
+                    )
+                    .is_some()
+                });
                 if inner.is_idle(&st) && !due {
                     return Ok(());
                 }
@@ -362,19 +247,6 @@ pub(crate) struct FoundVersion {
     pub source: PathBuf,
 }
 
-/// How tables are built under `opts`.
-pub(crate) fn table_options_for(opts: &Options) -> TableOptions {
-    TableOptions {
-        block_size: opts.block_size,
-        compression: opts.compression,
-        bloom_bits_per_key: opts.bloom_bits_per_key,
-        creation_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        ..TableOptions::default()
-    }
-}
-
 /// `now + ttl` in milliseconds, rejecting a zero or overflowing TTL.
 pub(crate) fn expiry_after(now_ms: u64, ttl: std::time::Duration) -> Result<u64> {
     if ttl.is_zero() {
@@ -386,26 +258,46 @@ pub(crate) fn expiry_after(now_ms: u64, ttl: std::time::Duration) -> Result<u64>
         .ok_or_else(|| Error::invalid(format!("TTL of {ttl:?} overflows the expiry time")))
 }
 
-/// `batch` with every plain put turned into one expiring at `expiry_ms`.
-fn with_default_ttl(batch: &WriteBatch, expiry_ms: u64) -> WriteBatch {
+/// `batch` with every plain put into a keyspace with a default TTL turned into one
+/// expiring after that TTL from `now_ms`.
+fn with_default_ttl(batch: &WriteBatch, targets: &[Arc<Ks>], now_ms: u64) -> Result<WriteBatch> {
+    let mut expiries: Vec<(u32, Option<u64>)> = Vec::with_capacity(targets.len());
+    for ks in targets {
+        let e = match ks.options().default_ttl {
+            Some(ttl) => Some(expiry_after(now_ms, ttl)?),
+            None => None,
+        };
+        expiries.push((ks.id, e));
+    }
+    let expiry_of = |id: u32| {
+        expiries
+            .iter()
+            .find(|(k, _)| *k == id)
+            .and_then(|(_, e)| *e)
+    };
     let mut out = WriteBatch::new();
     for op in batch.iter() {
-        if op.kind == ValueKind::Value {
-            let stored = shale_core::ttl::encode(expiry_ms, op.value);
-            out.push(
-                ValueKind::ValueWithExpiry,
-                op.keyspace,
-                op.key,
-                Some(&stored),
-            );
-        } else {
-            out.push(op.kind, op.keyspace, op.key, Some(op.value));
+        match expiry_of(op.keyspace) {
+            Some(expiry) if op.kind == ValueKind::Value => {
+                let stored = shale_core::ttl::encode(expiry, op.value);
+                out.push(
+                    ValueKind::ValueWithExpiry,
+                    op.keyspace,
+                    op.key,
+                    Some(&stored),
+                );
+            }
+            _ => {
+                out.push(op.kind, op.keyspace, op.key, Some(op.value));
+            }
         }
     }
-    out
+    Ok(out)
 }
 
-/// Rejects a batch the engine cannot store, before anything is written.
+/// Range tombstones are accepted only once every read path honours them.
+const RANGE_DELETES_ENABLED: bool = false;
+
 /// Rejects a key or value over the engine's limits.
 pub(crate) fn check_entry_sizes(key: &[u8], value: &[u8]) -> Result<()> {
     if key.len() > MAX_KEY_SIZE {
@@ -423,56 +315,123 @@ pub(crate) fn check_entry_sizes(key: &[u8], value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn validate_batch(batch: &WriteBatch, merges_allowed: bool) -> Result<()> {
-    for op in batch.iter() {
-        check_entry_sizes(op.key, op.value)?;
-        if op.keyspace != 0 {
-            return Err(Error::invalid(format!(
-                "unknown keyspace id {}",
-                op.keyspace
-            )));
-        }
-        if op.kind == ValueKind::ValueWithExpiry && shale_core::ttl::decode(op.value).is_none() {
-            return Err(Error::invalid(
-                "an expiring value needs its 8-byte expiry prefix",
-            ));
-        }
-        if op.kind == ValueKind::Merge && !merges_allowed {
-            return Err(Error::invalid(
-                "merge needs Options::merge_operator (none is configured)",
-            ));
-        }
-        if !matches!(
-            op.kind,
-            ValueKind::Value | ValueKind::Delete | ValueKind::ValueWithExpiry | ValueKind::Merge
-        ) {
-            return Err(Error::invalid(format!(
-                "write kind {:?} is not supported by this version",
-                op.kind
-            )));
-        }
-    }
-    Ok(())
+/// `range` as a half-open `[start, end)` for a range tombstone, or `None` if it holds
+/// no key. An unbounded end becomes [`shale_core::range_del::unbounded_end`].
+pub(crate) fn range_to_half_open<K: AsRef<[u8]>, R: RangeBounds<K>>(
+    range: R,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    use std::ops::Bound;
+    let start = match range.start_bound() {
+        Bound::Included(k) => k.as_ref().to_vec(),
+        // The smallest key after k.
+        Bound::Excluded(k) => [k.as_ref(), &[0]].concat(),
+        Bound::Unbounded => Vec::new(),
+    };
+    let end = match range.end_bound() {
+        Bound::Included(k) => [k.as_ref(), &[0]].concat(),
+        Bound::Excluded(k) => k.as_ref().to_vec(),
+        Bound::Unbounded => shale_core::range_del::unbounded_end().to_vec(),
+    };
+    (start < end).then_some((start, end))
 }
 
 impl DbInner {
+    /// Rejects a batch the engine cannot store, before anything is written; returns
+    /// the keyspaces it writes to.
+    pub(crate) fn validate_batch(&self, batch: &WriteBatch) -> Result<Vec<Arc<Ks>>> {
+        let mut targets: Vec<Arc<Ks>> = Vec::new();
+        for op in batch.iter() {
+            let ks = match targets.iter().find(|k| k.id == op.keyspace) {
+                Some(ks) => Arc::clone(ks),
+                None => {
+                    let ks = self.keyspace_by_id(op.keyspace).ok_or_else(|| {
+                        Error::invalid(format!("unknown keyspace id {}", op.keyspace))
+                    })?;
+                    targets.push(Arc::clone(&ks));
+                    ks
+                }
+            };
+            match op.kind {
+                ValueKind::RangeDelete if !RANGE_DELETES_ENABLED => {
+                    return Err(Error::invalid("range deletes are not supported yet"));
+                }
+                ValueKind::RangeDelete => {
+                    if op.key.len() > MAX_KEY_SIZE || op.value.len() > UNBOUNDED_END {
+                        return Err(Error::invalid(format!(
+                            "a range delete bound exceeds the key size limit of {MAX_KEY_SIZE} bytes"
+                        )));
+                    }
+                    if op.key >= op.value {
+                        return Err(Error::invalid(
+                            "a range delete needs start < end (use Db::delete_range for an empty range)",
+                        ));
+                    }
+                }
+                _ => check_entry_sizes(op.key, op.value)?,
+            }
+            if op.kind == ValueKind::ValueWithExpiry && shale_core::ttl::decode(op.value).is_none()
+            {
+                return Err(Error::invalid(
+                    "an expiring value needs its 8-byte expiry prefix",
+                ));
+            }
+            if op.kind == ValueKind::Merge && ks.options().merge_operator.is_none() {
+                return Err(Error::invalid(format!(
+                    "merge needs a merge operator (none is configured for keyspace {:?})",
+                    ks.name
+                )));
+            }
+        }
+        Ok(targets)
+    }
+
     pub(crate) fn visible_seq(&self) -> SeqNo {
         self.visible_seq.load(Ordering::Acquire)
     }
 
-    /// The current super version (one `Arc` clone under a read lock).
-    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
-        Arc::clone(&self.sv.read().unwrap_or_else(|p| p.into_inner()))
+    /// The keyspace with id `id`, if it exists (and was not dropped).
+    pub(crate) fn keyspace_by_id(&self, id: u32) -> Option<Arc<Ks>> {
+        if id == self.default_ks.id {
+            return Some(Arc::clone(&self.default_ks));
+        }
+        self.read_keyspaces().get(&id).cloned()
     }
 
-    /// The current version of the default keyspace.
-    pub(crate) fn current_version(&self) -> Arc<Version> {
-        Arc::clone(&self.super_version().version)
+    /// The keyspace named `name`, if it exists.
+    pub(crate) fn keyspace_by_name(&self, name: &str) -> Option<Arc<Ks>> {
+        self.read_keyspaces()
+            .values()
+            .find(|k| k.name == name)
+            .cloned()
     }
 
-    /// Replaces the super version with `f(current)`.
-    pub(crate) fn install_super_version(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
-        let mut guard = self.sv.write().unwrap_or_else(|p| p.into_inner());
+    /// Every live keyspace, the default one first.
+    pub(crate) fn all_keyspaces(&self) -> Vec<Arc<Ks>> {
+        self.read_keyspaces().values().cloned().collect()
+    }
+
+    fn read_keyspaces(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u32, Arc<Ks>>> {
+        self.keyspaces.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write_keyspaces(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u32, Arc<Ks>>> {
+        self.keyspaces.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The WAL new writes go to.
+    pub(crate) fn current_wal(&self) -> u64 {
+        self.wal_number.load(Ordering::Acquire)
+    }
+
+    /// Replaces `ks`'s super version with `f(current)`.
+    pub(crate) fn install_super_version(
+        &self,
+        ks: &Ks,
+        f: impl FnOnce(&SuperVersion) -> SuperVersion,
+    ) {
+        let mut guard = ks.sv.write().unwrap_or_else(|p| p.into_inner());
         let next = Arc::new(f(&guard));
         self.track_version(&next.version);
         *guard = next;
@@ -482,18 +441,24 @@ impl DbInner {
         lock(&self.versions).new_file_number()
     }
 
-    /// Records `edit` durably in the manifest, then installs the new version (dropping
-    /// the flushed memtable `flushed`, if any) for readers.
+    /// Records `edit` for keyspace `ks` durably in the manifest, then installs the new
+    /// version (dropping the flushed memtable `flushed`, if any) for readers. A
+    /// keyspace dropped meanwhile is left alone: the job's output is garbage then.
     pub(crate) fn log_and_apply(
         &self,
+        ks: &Ks,
         mut edit: VersionEdit,
         flushed: Option<&Arc<Immutable>>,
     ) -> Result<()> {
         let mut vs = lock(&self.versions);
+        if ks.is_dropped() {
+            return Ok(());
+        }
+        edit.keyspace = ks.id;
         edit.last_seqno = Some(self.visible_seq().max(vs.last_seqno()));
         vs.log_and_apply(edit)?;
-        let version = vs.current(0);
-        self.install_super_version(|sv| SuperVersion {
+        let version = vs.current(ks.id);
+        self.install_super_version(ks, |sv| SuperVersion {
             mem: Arc::clone(&sv.mem),
             log_number: sv.log_number,
             imm: sv
@@ -505,10 +470,6 @@ impl DbInner {
             version,
         });
         Ok(())
-    }
-
-    pub(crate) fn table_options(&self) -> TableOptions {
-        table_options_for(&self.opts)
     }
 
     pub(crate) fn compaction_options(&self) -> CompactionOptions {
@@ -524,10 +485,10 @@ impl DbInner {
         }
     }
 
-    /// The per-level round-robin compaction cursors.
-    pub(crate) fn compact_pointers(&self) -> Vec<Option<Vec<u8>>> {
+    /// `ks`'s per-level round-robin compaction cursors.
+    pub(crate) fn compact_pointers(&self, ks: &Ks) -> Vec<Option<Vec<u8>>> {
         lock(&self.versions)
-            .keyspace(0)
+            .keyspace(ks.id)
             .map(|k| k.compact_pointers.clone())
             .unwrap_or_default()
     }
@@ -536,15 +497,16 @@ impl DbInner {
         lock(&self.bg.state).shutting_down
     }
 
-    pub(crate) fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+    pub(crate) fn get_at(&self, ks: &Ks, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+        ks.check_live()?;
         self.stats.gets.fetch_add(1, Ordering::Relaxed);
-        let sv = self.super_version();
-        let result = self.get_in(&sv, key, seq);
+        let sv = ks.super_version();
+        let result = self.get_in(ks, &sv, key, seq);
         self.release_super_version(sv);
         result
     }
 
-    fn get_in(&self, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+    fn get_in(&self, ks: &Ks, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
         let Some(found) = self.newest_version(sv, &LookupKey::new(key, seq))? else {
             return Ok(None);
         };
@@ -552,7 +514,7 @@ impl DbInner {
             ValueKind::Value => Ok(Some(found.value)),
             ValueKind::Delete | ValueKind::RangeDelete => Ok(None),
             ValueKind::ValueWithExpiry => self.unexpired(found.value, || found.source.clone()),
-            ValueKind::Merge => self.get_merged(sv, key, seq),
+            ValueKind::Merge => self.get_merged(ks, sv, key, seq),
         }
     }
 
@@ -606,7 +568,13 @@ impl DbInner {
 
     /// A key whose newest visible version is a merge operand: walks its versions
     /// across every source, newest first, down to the base, and combines them.
-    fn get_merged(&self, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+    fn get_merged(
+        &self,
+        ks: &Ks,
+        sv: &SuperVersion,
+        key: &[u8],
+        seq: SeqNo,
+    ) -> Result<Option<Bytes>> {
         let now = self.opts.clock.now_ms();
         let mut it = shale_core::MergingIterator::new(sv.iterators(&self.tables)?);
         it.seek(LookupKey::new(key, seq).internal_key());
@@ -640,7 +608,7 @@ impl DbInner {
                 crate::merge::Base::Value { value, .. } => Some(value),
             });
         }
-        crate::merge::resolve(self.opts.merge_operator.as_ref(), key, &base, &operands).map(Some)
+        crate::merge::resolve(ks.options().merge_operator.as_ref(), key, &base, &operands).map(Some)
     }
 
     /// The user value of a stored expiring value, or `None` once it expired.
@@ -660,14 +628,25 @@ impl DbInner {
         }
     }
 
-    pub(crate) fn apply_to_memtable(
+    /// Inserts every write of `batch` into the active memtable of its keyspace (`svs`
+    /// holds the super version of every keyspace the batch writes to).
+    pub(crate) fn apply_to_memtables(
         &self,
-        mem: &shale_memtable::MemTable,
+        svs: &[(u32, Arc<SuperVersion>)],
         batch: &WriteBatch,
         first_seq: SeqNo,
     ) {
+        if let [(_, only)] = svs {
+            for (i, op) in batch.iter().enumerate() {
+                only.mem
+                    .add(first_seq + i as u64, op.kind, op.key, op.value);
+            }
+            return;
+        }
         for (i, op) in batch.iter().enumerate() {
-            mem.add(first_seq + i as u64, op.kind, op.key, op.value);
+            if let Some((_, sv)) = svs.iter().find(|(id, _)| *id == op.keyspace) {
+                sv.mem.add(first_seq + i as u64, op.kind, op.key, op.value);
+            }
         }
     }
 }

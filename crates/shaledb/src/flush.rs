@@ -10,6 +10,7 @@ use shale_sstable::{TableBuilder, TableOptions};
 use crate::Result;
 use crate::db::DbInner;
 use crate::filenames::table_path;
+use crate::keyspace::Ks;
 use crate::merge::OutputFilter;
 
 /// Writes every entry `input` yields, through `filter` (versions no snapshot can
@@ -51,13 +52,13 @@ pub(crate) fn build_table(
 }
 
 impl DbInner {
-    /// Flushes the oldest frozen memtable to L0 and records it in the manifest; the
-    /// WALs it no longer needs become obsolete.
-    pub(crate) fn flush_oldest_immutable(&self) -> Result<bool> {
+    /// Flushes `ks`'s oldest frozen memtable to L0 and records it in the manifest;
+    /// the WALs no keyspace needs any more become obsolete.
+    pub(crate) fn flush_oldest_immutable(&self, ks: &Ks) -> Result<bool> {
         // Take what the flush needs and let the super version go at once: holding it
         // would keep every file it references alive past this flush's cleanup.
         let (imm, next_log) = {
-            let sv = self.super_version();
+            let sv = ks.super_version();
             let Some(imm) = sv.imm.last().cloned() else {
                 return Ok(false);
             };
@@ -76,9 +77,9 @@ impl DbInner {
             self.opts.fs.as_ref(),
             &self.path,
             number,
-            self.table_options(),
+            ks.options().table_options(),
             Box::new(imm.mem.iter()),
-            OutputFilter::for_db(self, false),
+            OutputFilter::for_ks(self, ks, false),
         )?;
         let written = meta.as_ref().map_or(0, |m| m.size);
         self.opts.fs.sync_dir(&self.path)?;
@@ -90,9 +91,9 @@ impl DbInner {
         if let Some(meta) = meta {
             edit.new_files.push((0, meta));
         }
-        self.log_and_apply(edit, Some(&imm))?;
+        self.log_and_apply(ks, edit, Some(&imm))?;
         self.stats.record_flush(written);
-        tracing::info!(file = number, bytes = written, "flushed memtable to L0");
+        tracing::info!(keyspace = %ks.name, file = number, bytes = written, "flushed memtable to L0");
         self.delete_obsolete_files();
         Ok(true)
     }

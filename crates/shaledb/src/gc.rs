@@ -96,15 +96,19 @@ impl DbInner {
                 return;
             }
         };
-        let (min_log, manifest) = {
+        let manifest = {
             let vs = lock(&self.versions);
             // After a failed manifest write the last edit may or may not be on disk:
             // keep every file until a reopen has settled which it was.
             if vs.is_poisoned() {
                 return;
             }
-            (vs.min_log_number(), vs.manifest_file_number())
+            vs.manifest_file_number()
         };
+        // From the memtables, not the manifest: a keyspace with nothing unflushed
+        // needs no WAL, whatever log number the manifest last recorded for it (its
+        // records in older WALs were all flushed, so a replay finds none of them).
+        let min_log = self.min_log_number();
         let live = self.live_tables();
         let mut damaged: Vec<u64> = names
             .iter()

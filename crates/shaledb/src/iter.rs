@@ -16,6 +16,7 @@ use shale_core::iter::BoxedIterator;
 use shale_core::key::{self, TRAILER_LEN, parse_internal_key};
 use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind};
 
+use crate::keyspace::Ks;
 use crate::snapshot::Snapshot;
 use crate::super_version::SuperVersion;
 use crate::{Error, Result};
@@ -96,6 +97,7 @@ struct Cursor {
 /// error is yielded once as `Err` and ends the scan.
 pub struct DbIterator {
     snapshot: Snapshot,
+    ks: Arc<Ks>,
     /// The memtables and files this scan reads, pinned for its whole life (`None`
     /// only while being dropped).
     sv: Option<Arc<SuperVersion>>,
@@ -119,10 +121,11 @@ impl std::fmt::Debug for DbIterator {
 }
 
 impl DbIterator {
-    pub(crate) fn new(snapshot: Snapshot, range: KeyRange) -> Self {
+    pub(crate) fn new(snapshot: Snapshot, ks: Arc<Ks>, range: KeyRange) -> Self {
         let now_ms = snapshot.db.inner.opts.clock.now_ms();
         DbIterator {
-            sv: Some(snapshot.db.inner.super_version()),
+            sv: Some(ks.super_version()),
+            ks,
             snapshot,
             range,
             front: None,
@@ -331,7 +334,7 @@ impl DbIterator {
             None => crate::merge::Base::Absent,
         };
         crate::merge::resolve(
-            self.snapshot.db.inner.opts.merge_operator.as_ref(),
+            self.ks.options().merge_operator.as_ref(),
             key,
             &base,
             operands,

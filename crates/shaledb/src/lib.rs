@@ -35,6 +35,8 @@ mod filenames;
 mod flush;
 mod gc;
 mod iter;
+mod keyspace;
+mod keyspace_options;
 mod level_iter;
 mod merge;
 mod open;
@@ -52,6 +54,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use compaction_filter::{CompactionFilter, FilterDecision};
 pub use db::Db;
 pub use iter::DbIterator;
+pub use keyspace::{DEFAULT_KEYSPACE, Keyspace};
+pub use keyspace_options::{KeyspaceOptions, MAX_KEYSPACE_NAME_LEN};
 pub use options::{Options, WriteOptions};
 pub use shale_core::{
     Error, Int64Add, MAX_KEY_SIZE, MAX_VALUE_SIZE, MergeOperator, Result, StringAppend, WriteBatch,

@@ -96,13 +96,18 @@ pub(crate) struct OutputFilter {
 }
 
 impl OutputFilter {
-    /// The filter for output written now by `db` (`bottommost` per the job).
-    pub(crate) fn for_db(db: &crate::db::DbInner, bottommost: bool) -> Self {
+    /// The filter for output written now for keyspace `ks` (`bottommost` per the job).
+    pub(crate) fn for_ks(
+        db: &crate::db::DbInner,
+        ks: &crate::keyspace::Ks,
+        bottommost: bool,
+    ) -> Self {
+        let opts = ks.options();
         OutputFilter {
             snapshots: db.snapshots.all(),
             now_ms: db.opts.clock.now_ms(),
-            merge: db.opts.merge_operator.clone(),
-            compaction_filter: db.opts.compaction_filter.clone(),
+            merge: opts.merge_operator.clone(),
+            compaction_filter: opts.compaction_filter.clone(),
             bottommost,
         }
     }

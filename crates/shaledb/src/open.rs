@@ -16,13 +16,14 @@
 //! the next open replays them again (orphan tables are deleted). A crash after it
 //! leaves the new state in charge.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
 use shale_core::{SeqNo, WriteBatch};
 use shale_fs::FileSystem;
-use shale_manifest::{FileMeta, VersionEdit, VersionSet};
+use shale_manifest::{DEFAULT_KEYSPACE as DEFAULT_KEYSPACE_ID, FileMeta, VersionEdit, VersionSet};
 use shale_memtable::MemTable;
 use shale_sstable::BlockCache;
 use shale_wal::{LogKind, LogReader, LogWriter};
@@ -30,8 +31,9 @@ use shale_wal::{LogKind, LogReader, LogWriter};
 use crate::db::DbInner;
 use crate::filenames::{CURRENT_FILE, FileKind, LOCK_FILE, parse_file_name, wal_path};
 use crate::flush::build_table;
+use crate::keyspace::Ks;
+use crate::keyspace_options::KeyspaceOptions;
 use crate::options::Options;
-use crate::super_version::SuperVersion;
 use crate::table_cache::TableCache;
 use crate::write_queue::WriteQueue;
 use crate::{Error, Result};
@@ -89,26 +91,36 @@ pub(crate) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
             .map(|_| opts.effective_block_cache_size()),
     ));
     if opts.paranoid_checks {
-        let version = vs.current(0);
-        for level in version.levels() {
-            for f in level {
-                if let Some(e) = tables.get(f.number)?.verify().into_iter().next() {
-                    return Err(e);
+        for (id, _) in vs.keyspaces() {
+            let version = vs.current(id);
+            for level in version.levels() {
+                for f in level {
+                    if let Some(e) = tables.get(f.number)?.verify().into_iter().next() {
+                        return Err(e);
+                    }
                 }
             }
         }
     }
 
     let mut replay = Replay::new(&opts, path, &mut vs);
-    let min_log = replay.vs.log_number(0);
+    let min_log = replay
+        .keyspaces
+        .values()
+        .map(|k| k.log_number)
+        .min()
+        .unwrap_or(0);
     for &n in logs.iter().filter(|&&n| n >= min_log) {
         if !replay.log(n)? {
             break;
         }
     }
-    replay.flush_memtable()?;
+    let ids: Vec<u32> = replay.keyspaces.keys().copied().collect();
+    for id in ids {
+        replay.flush_memtable(id)?;
+    }
     let Replay {
-        new_files,
+        keyspaces: replayed,
         last_seq,
         notes,
         damaged,
@@ -124,12 +136,18 @@ pub(crate) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         log_number,
     )?;
     fs.sync_dir(path)?;
-    vs.log_and_apply(VersionEdit {
-        log_number: Some(log_number),
-        last_seqno: Some(last_seq),
-        new_files: new_files.into_iter().map(|f| (0, f)).collect(),
-        ..Default::default()
-    })?;
+    // One edit per keyspace: its replayed tables and its new log number together, so
+    // a crash between two edits leaves each keyspace either replayed-and-recorded or
+    // still to be replayed from the old WALs (deleted only after all edits).
+    for (id, ks) in &replayed {
+        vs.log_and_apply(VersionEdit {
+            keyspace: *id,
+            log_number: Some(log_number),
+            last_seqno: Some(last_seq),
+            new_files: ks.new_files.iter().cloned().map(|f| (0, f)).collect(),
+            ..Default::default()
+        })?;
+    }
     // Logs whose replay dropped damage are kept (renamed, so never replayed or
     // deleted) for inspection with `shale dump-wal`.
     for n in damaged {
@@ -139,15 +157,23 @@ pub(crate) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         fs.rename(&from, Path::new(&to))?;
     }
 
-    let version = vs.current(0);
+    let mut keyspaces = BTreeMap::new();
+    for (id, name) in vs.keyspaces() {
+        let ks_opts = opts.keyspace_options_for(&name);
+        let ks = Arc::new(Ks::new(id, name, ks_opts, vs.current(id), log_number));
+        keyspaces.insert(id, ks);
+    }
+    let default_ks = keyspaces
+        .get(&DEFAULT_KEYSPACE_ID)
+        .cloned()
+        .ok_or_else(|| Error::corruption(path.join(CURRENT_FILE), 0, "no default keyspace"))?;
+    let versions: Vec<_> = keyspaces.values().map(|k| k.current_version()).collect();
     let inner = Arc::new(DbInner {
         path: path.to_path_buf(),
-        sv: RwLock::new(Arc::new(SuperVersion {
-            mem: Arc::new(MemTable::new()),
-            log_number,
-            imm: Vec::new(),
-            version: Arc::clone(&version),
-        })),
+        default_ks,
+        keyspaces: RwLock::new(keyspaces),
+        wal_number: AtomicU64::new(log_number),
+        wal_sizes: Default::default(),
         versions: Mutex::new(vs),
         tables,
         visible_seq: AtomicU64::new(last_seq),
@@ -163,19 +189,29 @@ pub(crate) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         opts,
         _lock: lock,
     });
-    inner.track_version(&version);
+    for v in &versions {
+        inner.track_version(v);
+    }
     inner.collect_garbage(true);
     Ok(inner)
 }
 
-/// WAL replay state: the memtable being refilled and the tables written from it.
+/// One keyspace's replay: the memtable being refilled and the tables written from it.
+struct ReplayedKeyspace {
+    /// WALs before this one hold nothing unflushed for the keyspace.
+    log_number: u64,
+    opts: KeyspaceOptions,
+    mem: Arc<MemTable>,
+    new_files: Vec<FileMeta>,
+}
+
+/// WAL replay state.
 struct Replay<'a> {
     fs: Arc<dyn FileSystem>,
     dir: &'a Path,
     opts: &'a Options,
     vs: &'a mut VersionSet,
-    mem: Arc<MemTable>,
-    new_files: Vec<FileMeta>,
+    keyspaces: BTreeMap<u32, ReplayedKeyspace>,
     last_seq: SeqNo,
     notes: Vec<String>,
     /// Logs whose replay dropped something.
@@ -184,14 +220,26 @@ struct Replay<'a> {
 
 impl<'a> Replay<'a> {
     fn new(opts: &'a Options, dir: &'a Path, vs: &'a mut VersionSet) -> Self {
+        let keyspaces = vs
+            .keyspaces()
+            .into_iter()
+            .map(|(id, name)| {
+                let ks = ReplayedKeyspace {
+                    log_number: vs.log_number(id),
+                    opts: opts.keyspace_options_for(&name),
+                    mem: Arc::new(MemTable::new()),
+                    new_files: Vec::new(),
+                };
+                (id, ks)
+            })
+            .collect();
         Replay {
             fs: Arc::clone(&opts.fs),
             dir,
             opts,
             last_seq: vs.last_seqno(),
             vs,
-            mem: Arc::new(MemTable::new()),
-            new_files: Vec::new(),
+            keyspaces,
             notes: Vec::new(),
             damaged: Vec::new(),
         }
@@ -210,13 +258,25 @@ impl<'a> Replay<'a> {
             let batch = WriteBatch::from_bytes(&payload).map_err(|e| e.relocated(&path, offset))?;
             let first = batch.seq();
             for (i, op) in batch.iter().enumerate() {
-                self.mem.add(first + i as u64, op.kind, op.key, op.value);
+                // Records of dropped keyspaces, and of keyspaces that flushed past
+                // this WAL, are skipped.
+                if let Some(ks) = self.keyspaces.get(&op.keyspace)
+                    && n >= ks.log_number
+                {
+                    ks.mem.add(first + i as u64, op.kind, op.key, op.value);
+                }
             }
             if batch.count() > 0 {
                 self.last_seq = self.last_seq.max(first + u64::from(batch.count()) - 1);
             }
-            if self.mem.approximate_memory_usage() >= self.opts.effective_write_buffer_size() {
-                self.flush_memtable()?;
+            let full: Vec<u32> = self
+                .keyspaces
+                .iter()
+                .filter(|(_, k)| k.mem.approximate_memory_usage() >= k.opts.write_buffer_size)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in full {
+                self.flush_memtable(id)?;
             }
         }
         if !reader.dropped().is_empty() {
@@ -241,31 +301,34 @@ impl<'a> Replay<'a> {
         Ok(true)
     }
 
-    /// Writes the replayed memtable to an L0 table (recorded in the final edit).
-    fn flush_memtable(&mut self) -> Result<()> {
-        if self.mem.is_empty() {
+    /// Writes keyspace `id`'s replayed memtable to an L0 table (recorded in the final
+    /// edit).
+    fn flush_memtable(&mut self, id: u32) -> Result<()> {
+        let Some(ks) = self.keyspaces.get_mut(&id) else {
+            return Ok(());
+        };
+        if ks.mem.is_empty() {
             return Ok(());
         }
         let number = self.vs.new_file_number();
-        let table_opts = crate::db::table_options_for(self.opts);
         if let Some(meta) = build_table(
             self.fs.as_ref(),
             self.dir,
             number,
-            table_opts,
-            Box::new(self.mem.iter()),
+            ks.opts.table_options(),
+            Box::new(ks.mem.iter()),
             crate::merge::OutputFilter {
                 snapshots: Vec::new(),
                 now_ms: self.opts.clock.now_ms(),
-                merge: self.opts.merge_operator.clone(),
-                compaction_filter: self.opts.compaction_filter.clone(),
+                merge: ks.opts.merge_operator.clone(),
+                compaction_filter: ks.opts.compaction_filter.clone(),
                 bottommost: false,
             },
         )? {
-            self.new_files.push(meta);
+            ks.new_files.push(meta);
         }
         self.fs.sync_dir(self.dir)?;
-        self.mem = Arc::new(MemTable::new());
+        ks.mem = Arc::new(MemTable::new());
         Ok(())
     }
 }

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use crate::clock::{Clock, SystemClock};
+use crate::keyspace_options::KeyspaceOptions;
 
 use shale_fs::{FileSystem, StdFs};
 use shale_sstable::Compression;
@@ -91,6 +94,16 @@ pub struct Options {
     /// Application-level cleanup applied as flush and compaction rewrite data
     /// (`None` by default).
     pub compaction_filter: Option<Arc<dyn crate::CompactionFilter>>,
+
+    /// Options of named keyspaces (see [`KeyspaceOptions`]), applied when the database
+    /// is opened and when such a keyspace is created. A keyspace not listed here
+    /// (and the default keyspace) uses the database-wide settings above.
+    pub keyspace_options: BTreeMap<String, KeyspaceOptions>,
+    /// Live WAL bytes above which the keyspaces holding the oldest WAL are flushed so
+    /// it can be deleted — with several keyspaces, a rarely written one would
+    /// otherwise keep every WAL alive. 0 (default): four times the memtable memory
+    /// (`write_buffer_size * max_write_buffer_number * 4`).
+    pub max_total_wal_size: u64,
 }
 
 impl Default for Options {
@@ -125,6 +138,8 @@ impl Default for Options {
             default_ttl: None,
             merge_operator: None,
             compaction_filter: None,
+            keyspace_options: BTreeMap::new(),
+            max_total_wal_size: 0,
         }
     }
 }
@@ -204,6 +219,11 @@ impl Options {
                 "max_manifest_size must be at least 1024 bytes",
             ));
         }
+        for (name, ks) in &self.keyspace_options {
+            crate::keyspace_options::validate_name(name)?;
+            ks.validate()
+                .map_err(|e| Error::invalid(format!("keyspace_options[{name:?}]: {e}")))?;
+        }
         if let Some(budget) = self.memory_budget {
             let min = 4 * (self.max_write_buffer_number as u64) * 4096;
             if budget < min {
@@ -223,6 +243,24 @@ impl Options {
                 self.write_buffer_size.min(share.max(4096))
             }
             None => self.write_buffer_size,
+        }
+    }
+
+    /// The options keyspace `name` gets when opened without explicit ones.
+    pub(crate) fn keyspace_options_for(&self, name: &str) -> KeyspaceOptions {
+        self.keyspace_options
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| KeyspaceOptions::from(self))
+    }
+
+    /// The live WAL size that triggers flushing the oldest keyspaces.
+    pub(crate) fn effective_max_total_wal_size(&self) -> u64 {
+        match self.max_total_wal_size {
+            0 => (self.write_buffer_size as u64)
+                .saturating_mul(self.max_write_buffer_number as u64)
+                .saturating_mul(4),
+            n => n,
         }
     }
 

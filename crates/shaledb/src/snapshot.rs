@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use shale_core::SeqNo;
@@ -77,7 +77,9 @@ impl Snapshot {
 
     /// The value of `key` as of the snapshot.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.db.inner.get_at(key.as_ref(), self.seq)
+        self.db
+            .inner
+            .get_at(&self.db.inner.default_ks, key.as_ref(), self.seq)
     }
 
     /// All keys as of the snapshot, in order.
@@ -87,12 +89,20 @@ impl Snapshot {
 
     /// The keys in `range` as of the snapshot, in order.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
-        DbIterator::new(self.clone(), KeyRange::from_bounds(range))
+        DbIterator::new(
+            self.clone(),
+            Arc::clone(&self.db.inner.default_ks),
+            KeyRange::from_bounds(range),
+        )
     }
 
     /// The keys starting with `prefix` as of the snapshot, in order.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIterator {
-        DbIterator::new(self.clone(), KeyRange::prefix(prefix.as_ref()))
+        DbIterator::new(
+            self.clone(),
+            Arc::clone(&self.db.inner.default_ks),
+            KeyRange::prefix(prefix.as_ref()),
+        )
     }
 }
 

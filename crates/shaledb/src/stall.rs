@@ -23,8 +23,11 @@ use shale_manifest::Version;
 use shale_memtable::MemTable;
 use shale_wal::{LogKind, LogWriter};
 
+use std::sync::atomic::Ordering;
+
 use crate::db::DbInner;
 use crate::filenames::wal_path;
+use crate::keyspace::Ks;
 use crate::super_version::{Immutable, SuperVersion};
 use crate::write_queue::lock;
 use crate::{Error, Result};
@@ -56,58 +59,69 @@ fn refused_after(background: Error) -> Error {
 }
 
 impl DbInner {
-    /// Called by the group-commit leader before writing `bytes`.
-    pub(crate) fn make_room_for_write(&self, bytes: usize) -> Result<()> {
+    /// Called by the group-commit leader before writing `bytes` into keyspaces `kss`:
+    /// freezes full memtables, then paces or stops the write while one of those
+    /// keyspaces is behind with its flushes or compactions.
+    pub(crate) fn make_room_for_write(&self, bytes: usize, kss: &[Arc<Ks>]) -> Result<()> {
         let mut stopped_since: Option<Instant> = None;
-        let result = loop {
+        let result = 'outer: loop {
             if let Some(e) = self.background_error() {
                 break Err(refused_after(e));
             }
-            let sv = self.super_version();
-            let full = sv.mem.approximate_memory_usage() >= self.opts.effective_write_buffer_size();
-            if full && sv.imm.len() + 1 < self.opts.max_write_buffer_number {
-                self.rotate_memtable(&sv)?;
-                continue;
-            }
-            let l0 = sv.version.files(0).len();
-            let debt = self.pending_compaction_bytes(&sv.version);
-            let stop = full
-                || l0 >= self.opts.l0_stop_writes_trigger
-                || debt >= self.opts.hard_pending_compaction_bytes_limit;
-            if stop {
-                if stopped_since.is_none() {
-                    stopped_since = Some(Instant::now());
-                    self.stats.record_stop();
-                    tracing::warn!(
-                        l0,
-                        debt,
-                        memtables = sv.imm.len() + 1,
-                        "writes stopped until background work catches up"
-                    );
+            let mut worst: Option<f64> = None;
+            for ks in kss {
+                let sv = ks.super_version();
+                let full = sv.mem.approximate_memory_usage() >= self.write_buffer_size(ks);
+                if full && sv.imm.len() + 1 < self.opts.max_write_buffer_number {
+                    self.rotate_memtables(std::slice::from_ref(ks))?;
+                    continue 'outer;
                 }
-                self.schedule_work();
-                self.wait_for_background(Duration::from_millis(500))
-                    .map_err(refused_after)?;
-                continue;
-            }
-            let slope = |value: f64, start: f64, end: f64| {
-                if value < start {
-                    None
-                } else {
-                    Some(((value - start) / (end - start).max(1.0)).clamp(0.0, 0.999))
+                let l0 = sv.version.files(0).len();
+                let debt = self.pending_compaction_bytes(&sv.version);
+                let stop = full
+                    || l0 >= self.opts.l0_stop_writes_trigger
+                    || debt >= self.opts.hard_pending_compaction_bytes_limit;
+                if stop {
+                    if stopped_since.is_none() {
+                        stopped_since = Some(Instant::now());
+                        self.stats.record_stop();
+                        tracing::warn!(
+                            keyspace = %ks.name,
+                            l0,
+                            debt,
+                            memtables = sv.imm.len() + 1,
+                            "writes stopped until background work catches up"
+                        );
+                    }
+                    self.schedule_work();
+                    self.wait_for_background(Duration::from_millis(500))
+                        .map_err(refused_after)?;
+                    continue 'outer;
                 }
-            };
-            let l0_debt = slope(
-                l0 as f64,
-                self.opts.l0_slowdown_writes_trigger as f64,
-                self.opts.l0_stop_writes_trigger as f64,
-            );
-            let byte_debt = slope(
-                debt as f64,
-                self.opts.soft_pending_compaction_bytes_limit as f64,
-                self.opts.hard_pending_compaction_bytes_limit as f64,
-            );
-            if let Some(f) = l0_debt.into_iter().chain(byte_debt).reduce(f64::max) {
+                let slope = |value: f64, start: f64, end: f64| {
+                    if value < start {
+                        None
+                    } else {
+                        Some(((value - start) / (end - start).max(1.0)).clamp(0.0, 0.999))
+                    }
+                };
+                let l0_debt = slope(
+                    l0 as f64,
+                    self.opts.l0_slowdown_writes_trigger as f64,
+                    self.opts.l0_stop_writes_trigger as f64,
+                );
+                let byte_debt = slope(
+                    debt as f64,
+                    self.opts.soft_pending_compaction_bytes_limit as f64,
+                    self.opts.hard_pending_compaction_bytes_limit as f64,
+                );
+                worst = l0_debt
+                    .into_iter()
+                    .chain(byte_debt)
+                    .chain(worst)
+                    .reduce(f64::max);
+            }
+            if let Some(f) = worst {
                 self.pace(bytes, f);
             }
             break Ok(());
@@ -116,6 +130,15 @@ impl DbInner {
             self.stats.record_stall_time(t.elapsed());
         }
         result
+    }
+
+    /// `ks`'s memtable size limit, within the memory budget if one is set.
+    pub(crate) fn write_buffer_size(&self, ks: &Ks) -> usize {
+        let own = ks.options().write_buffer_size;
+        match self.opts.memory_budget {
+            Some(_) => own.min(self.opts.effective_write_buffer_size()),
+            None => own,
+        }
     }
 
     /// Delays the leader so that writes proceed at a rate falling with debt `f` in [0, 1).
@@ -151,16 +174,28 @@ impl DbInner {
         debt
     }
 
-    /// Freezes the active memtable if it holds anything (for `Db::flush`).
-    pub(crate) fn rotate_if_not_empty(&self) -> Result<()> {
-        let sv = self.super_version();
-        if sv.mem.is_empty() {
-            return Ok(());
-        }
+    /// Freezes the memtables of keyspaces `ids` that hold anything (for `Db::flush`),
+    /// waiting for room where a keyspace has its maximum of memtables.
+    pub(crate) fn rotate_if_not_empty(&self, ids: &[u32]) -> Result<()> {
         loop {
-            let sv = self.super_version();
-            if sv.imm.len() + 1 < self.opts.max_write_buffer_number {
-                return self.rotate_memtable(&sv);
+            let mut due = Vec::new();
+            let mut blocked = false;
+            for ks in ids.iter().filter_map(|&id| self.keyspace_by_id(id)) {
+                let sv = ks.super_version();
+                if sv.mem.is_empty() {
+                    continue;
+                }
+                if sv.imm.len() + 1 < self.opts.max_write_buffer_number {
+                    due.push(ks);
+                } else {
+                    blocked = true;
+                }
+            }
+            if !due.is_empty() {
+                self.rotate_memtables(&due)?;
+            }
+            if !blocked {
+                return Ok(());
             }
             self.schedule_work();
             self.wait_for_background(Duration::from_millis(500))
@@ -168,9 +203,11 @@ impl DbInner {
         }
     }
 
-    /// Freezes the active memtable and starts a new WAL for the next one. Only the
-    /// group-commit leader calls this, so no write is in flight.
-    fn rotate_memtable(&self, sv: &Arc<SuperVersion>) -> Result<()> {
+    /// Starts a new WAL and freezes the active memtables of `kss` (the new WAL is the
+    /// first their next memtables' writes can be in). Only the group-commit leader
+    /// calls this, so no write is in flight. If the WALs still needed then exceed
+    /// `max_total_wal_size`, the keyspaces holding the oldest one are frozen too.
+    fn rotate_memtables(&self, kss: &[Arc<Ks>]) -> Result<()> {
         let number = self.new_file_number();
         let log = LogWriter::create(
             self.opts.fs.as_ref(),
@@ -180,23 +217,93 @@ impl DbInner {
         )?;
         // The new name must be durable before a synced write in it is acknowledged.
         self.opts.fs.sync_dir(&self.path)?;
-        self.writes.switch_wal(log)?;
-        let frozen = Arc::new(Immutable {
-            mem: Arc::clone(&sv.mem),
-            log_number: sv.log_number,
-        });
-        self.install_super_version(|cur| {
+        let closed_bytes = self.writes.switch_wal(log)?;
+        let previous = self.wal_number.swap(number, Ordering::AcqRel);
+        lock(&self.wal_sizes).insert(previous, closed_bytes);
+        let mut frozen_any = false;
+        for ks in kss {
+            frozen_any |= self.freeze(ks, number);
+        }
+        // A rarely written keyspace must not pin old WALs forever.
+        let live_wal: u64 = {
+            let min = self.min_log_number();
+            let mut sizes = lock(&self.wal_sizes);
+            sizes.retain(|&n, _| n >= min);
+            sizes.values().sum()
+        };
+        if live_wal > self.opts.effective_max_total_wal_size() {
+            let min = self.min_log_number();
+            for ks in self.all_keyspaces() {
+                let sv = ks.super_version();
+                let oldest = sv.imm.last().map_or(sv.log_number, |i| i.log_number);
+                if oldest == min
+                    && !sv.mem.is_empty()
+                    && sv.imm.len() + 1 < self.opts.max_write_buffer_number
+                {
+                    tracing::info!(keyspace = %ks.name, live_wal, "flushing to free old WALs");
+                    frozen_any |= self.freeze(&ks, number);
+                }
+            }
+        }
+        tracing::debug!(wal = number, "new WAL started");
+        if frozen_any {
+            self.schedule_work();
+        }
+        Ok(())
+    }
+
+    /// Freezes `ks`'s active memtable (if it holds anything); the next one starts in
+    /// WAL `log_number`.
+    fn freeze(&self, ks: &Ks, log_number: u64) -> bool {
+        let sv = ks.super_version();
+        if sv.mem.is_empty() {
+            // Nothing to flush; its writes simply continue in the new WAL.
+            self.install_super_version(ks, |cur| SuperVersion {
+                mem: Arc::clone(&cur.mem),
+                log_number: if cur.mem.is_empty() {
+                    log_number
+                } else {
+                    cur.log_number
+                },
+                imm: cur.imm.clone(),
+                version: Arc::clone(&cur.version),
+            });
+            return false;
+        }
+        self.install_super_version(ks, |cur| {
+            let frozen = Arc::new(Immutable {
+                mem: Arc::clone(&cur.mem),
+                log_number: cur.log_number,
+            });
             let mut imm = vec![frozen];
             imm.extend(cur.imm.iter().cloned());
             SuperVersion {
                 mem: Arc::new(MemTable::new()),
-                log_number: number,
+                log_number,
                 imm,
                 version: Arc::clone(&cur.version),
             }
         });
-        tracing::debug!(wal = number, "memtable frozen, new WAL started");
-        self.schedule_work();
-        Ok(())
+        tracing::debug!(keyspace = %ks.name, wal = log_number, "memtable frozen");
+        true
+    }
+
+    /// The oldest WAL any keyspace still needs: the WAL of its oldest unflushed
+    /// memtable, or the current WAL for a keyspace holding nothing unflushed.
+    pub(crate) fn min_log_number(&self) -> u64 {
+        // Read the WAL number first: a write after this point goes to it or a later one.
+        let current = self.current_wal();
+        self.all_keyspaces()
+            .iter()
+            .map(|ks| {
+                let sv = ks.super_version();
+                match sv.imm.last() {
+                    Some(oldest) => oldest.log_number,
+                    None if sv.mem.is_empty() => current,
+                    None => sv.log_number,
+                }
+            })
+            .min()
+            .unwrap_or(current)
     }
 }

@@ -125,6 +125,8 @@ pub struct Stats {
     pub levels: Vec<LevelStats>,
     /// Estimated bytes compaction still has to rewrite to bring every level to target.
     pub pending_compaction_bytes: u64,
+    /// Number of keyspaces (the figures above are summed over all of them).
+    pub keyspaces: u64,
     /// Times writes were stopped to let background work catch up.
     pub write_stops: u64,
     /// Write groups that were paced (slowed) because of compaction debt.
@@ -267,19 +269,34 @@ fn human(bytes: u64) -> String {
 impl crate::db::DbInner {
     pub(crate) fn stats_snapshot(&self) -> Stats {
         let c = &self.stats;
-        let sv = self.super_version();
-        let version = &sv.version;
-        let targets = shale_compaction::LevelTargets::compute(version, &self.compaction_options());
+        // Levels, memtables and debt summed over every keyspace.
+        let svs: Vec<_> = self
+            .all_keyspaces()
+            .iter()
+            .map(|k| k.super_version())
+            .collect();
+        let copts = self.compaction_options();
+        let targets: Vec<_> = svs
+            .iter()
+            .map(|sv| shale_compaction::LevelTargets::compute(&sv.version, &copts))
+            .collect();
         let traffic = lock(&c.levels).clone();
         let flush_bytes = c.flush_bytes.load(Ordering::Relaxed);
-        let levels: Vec<LevelStats> = (0..version.num_levels())
+        let levels: Vec<LevelStats> = (0..self.opts.num_levels)
             .map(|level| {
                 let t = traffic.get(level).copied().unwrap_or_default();
                 LevelStats {
                     level,
-                    files: version.files(level).len() as u64,
-                    bytes: version.level_bytes(level),
-                    target_bytes: if level == 0 { 0 } else { targets.target(level) },
+                    files: svs
+                        .iter()
+                        .map(|sv| sv.version.files(level).len() as u64)
+                        .sum(),
+                    bytes: svs.iter().map(|sv| sv.version.level_bytes(level)).sum(),
+                    target_bytes: if level == 0 {
+                        0
+                    } else {
+                        targets.iter().map(|t| t.target(level)).sum()
+                    },
                     compaction_read_bytes: t.read,
                     compaction_write_bytes: t.written + if level == 0 { flush_bytes } else { 0 },
                     compactions: t.compactions,
@@ -291,7 +308,7 @@ impl crate::db::DbInner {
         let compaction_written: u64 = traffic.iter().map(|t| t.written).sum();
         let disk = c.wal_bytes.load(Ordering::Relaxed) + flush_bytes + compaction_written;
         let cache = self.tables.block_cache();
-        let memtable_bytes = sv.memtable_bytes();
+        let memtable_bytes: u64 = svs.iter().map(|sv| sv.memtable_bytes()).sum();
         let pinned = self.tables.pinned_bytes();
         Stats {
             writes: c.writes.load(Ordering::Relaxed),
@@ -307,14 +324,18 @@ impl crate::db::DbInner {
             },
             flushes: c.flushes.load(Ordering::Relaxed),
             levels,
-            pending_compaction_bytes: self.pending_compaction_bytes(version),
+            pending_compaction_bytes: svs
+                .iter()
+                .map(|sv| self.pending_compaction_bytes(&sv.version))
+                .sum(),
+            keyspaces: svs.len() as u64,
             write_stops: c.stops.load(Ordering::Relaxed),
             write_slowdowns: c.slowdowns.load(Ordering::Relaxed),
             stall_micros: c.stall_micros.load(Ordering::Relaxed),
             background_errors: c.bg_errors.load(Ordering::Relaxed),
             memtable_bytes,
-            immutable_memtables: sv.imm.len() as u64,
-            memtable_entries: sv.mem.len() as u64,
+            immutable_memtables: svs.iter().map(|sv| sv.imm.len() as u64).sum(),
+            memtable_entries: svs.iter().map(|sv| sv.mem.len() as u64).sum(),
             block_cache_bytes: cache.usage(),
             block_cache_capacity: cache.capacity(),
             block_cache_hits: cache.hits(),

@@ -18,14 +18,20 @@ use shale_core::WriteBatch;
 
 use crate::db::{Db, check_entry_sizes};
 use crate::iter::KeyRange;
+use crate::keyspace::{Keyspace, Ks};
 use crate::options::WriteOptions;
 use crate::snapshot::Snapshot;
 use crate::{Error, Result};
 
-/// A range a transaction read, as owned bounds.
-type TrackedRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+/// A range a transaction read in one keyspace, as owned bounds.
+type TrackedRange = (u32, Bound<Vec<u8>>, Bound<Vec<u8>>);
 
-/// An optimistic, serializable transaction: see the module docs.
+/// A key in one keyspace.
+type TxKey = (u32, Vec<u8>);
+
+/// An optimistic, serializable transaction: see the module docs. The plain methods
+/// act on the default keyspace, the `_in` ones on any keyspace; one transaction may
+/// span several.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -46,10 +52,12 @@ pub struct Transaction {
     db: Db,
     snapshot: Snapshot,
     /// Own writes, last one per key wins (`None`: deleted).
-    writes: BTreeMap<Vec<u8>, Option<Bytes>>,
+    writes: BTreeMap<TxKey, Option<Bytes>>,
     batch: WriteBatch,
-    keys: BTreeSet<Vec<u8>>,
+    keys: BTreeSet<TxKey>,
     ranges: Vec<TrackedRange>,
+    /// The keyspaces touched, to resolve ids at commit.
+    keyspaces: BTreeMap<u32, Arc<Ks>>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -70,6 +78,7 @@ impl Transaction {
             batch: WriteBatch::new(),
             keys: BTreeSet::new(),
             ranges: Vec::new(),
+            keyspaces: BTreeMap::new(),
         }
     }
 
@@ -78,15 +87,39 @@ impl Transaction {
         self.snapshot.seqno()
     }
 
+    fn default_ks(&self) -> Arc<Ks> {
+        Arc::clone(&self.db.inner.default_ks)
+    }
+
+    fn touch(&mut self, ks: &Arc<Ks>) -> Result<u32> {
+        ks.check_live()?;
+        self.keyspaces
+            .entry(ks.id)
+            .or_insert_with(|| Arc::clone(ks));
+        Ok(ks.id)
+    }
+
     /// Reads `key`: the transaction's own write if it made one, else the snapshot's
     /// value. The key is validated at commit (ShaleDB validates every read, so plain
     /// `get` is as safe as [`get_for_update`](Self::get_for_update)).
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let key = key.as_ref();
-        self.keys.insert(key.to_vec());
-        match self.writes.get(key) {
-            Some(own) => Ok(own.clone()),
-            None => self.snapshot.get(key),
+        let ks = self.default_ks();
+        self.get_ks(&ks, key.as_ref())
+    }
+
+    /// [`get`](Self::get) in keyspace `ks`.
+    pub fn get_in(&mut self, ks: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.get_ks(&ks.ks, key.as_ref())
+    }
+
+    fn get_ks(&mut self, ks: &Arc<Ks>, key: &[u8]) -> Result<Option<Bytes>> {
+        let id = self.touch(ks)?;
+        let k = (id, key.to_vec());
+        let own = self.writes.get(&k).cloned();
+        self.keys.insert(k);
+        match own {
+            Some(own) => Ok(own),
+            None => self.db.inner.get_at(ks, key, self.snapshot.seqno()),
         }
     }
 
@@ -95,24 +128,52 @@ impl Transaction {
         self.get(key)
     }
 
+    /// [`get_for_update`](Self::get_for_update) in keyspace `ks`.
+    pub fn get_for_update_in(
+        &mut self,
+        ks: &Keyspace,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Bytes>> {
+        self.get_in(ks, key)
+    }
+
     /// Buffers `key = value` (applied at commit).
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        check_entry_sizes(key, value)?;
-        self.batch.put(key, value);
-        self.keys.insert(key.to_vec());
-        self.writes
-            .insert(key.to_vec(), Some(Bytes::copy_from_slice(value)));
-        Ok(())
+        let ks = self.default_ks();
+        self.write_ks(&ks, key.as_ref(), Some(value.as_ref()))
+    }
+
+    /// [`put`](Self::put) in keyspace `ks`.
+    pub fn put_in(
+        &mut self,
+        ks: &Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        self.write_ks(&ks.ks, key.as_ref(), Some(value.as_ref()))
     }
 
     /// Buffers a delete of `key` (applied at commit).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
-        let key = key.as_ref();
-        check_entry_sizes(key, &[])?;
-        self.batch.delete(key);
-        self.keys.insert(key.to_vec());
-        self.writes.insert(key.to_vec(), None);
+        let ks = self.default_ks();
+        self.write_ks(&ks, key.as_ref(), None)
+    }
+
+    /// [`delete`](Self::delete) in keyspace `ks`.
+    pub fn delete_in(&mut self, ks: &Keyspace, key: impl AsRef<[u8]>) -> Result<()> {
+        self.write_ks(&ks.ks, key.as_ref(), None)
+    }
+
+    fn write_ks(&mut self, ks: &Arc<Ks>, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        check_entry_sizes(key, value.unwrap_or(&[]))?;
+        let id = self.touch(ks)?;
+        match value {
+            Some(v) => self.batch.put_in(id, key, v),
+            None => self.batch.delete_in(id, key),
+        };
+        self.keys.insert((id, key.to_vec()));
+        self.writes
+            .insert((id, key.to_vec()), value.map(Bytes::copy_from_slice));
         Ok(())
     }
 
@@ -123,24 +184,57 @@ impl Transaction {
         &mut self,
         range: R,
     ) -> Result<Vec<(Bytes, Bytes)>> {
-        let kr = KeyRange::from_bounds(range);
-        self.read_range(kr)
+        let ks = self.default_ks();
+        self.read_range(&ks, KeyRange::from_bounds(range))
+    }
+
+    /// [`range`](Self::range) in keyspace `ks`.
+    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        ks: &Keyspace,
+        range: R,
+    ) -> Result<Vec<(Bytes, Bytes)>> {
+        self.read_range(&ks.ks, KeyRange::from_bounds(range))
     }
 
     /// The pairs whose key starts with `prefix` (see [`range`](Self::range)).
     pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
-        self.read_range(KeyRange::prefix(prefix.as_ref()))
+        let ks = self.default_ks();
+        self.read_range(&ks, KeyRange::prefix(prefix.as_ref()))
     }
 
-    fn read_range(&mut self, kr: KeyRange) -> Result<Vec<(Bytes, Bytes)>> {
+    /// [`prefix`](Self::prefix) in keyspace `ks`.
+    pub fn prefix_in(
+        &mut self,
+        ks: &Keyspace,
+        prefix: impl AsRef<[u8]>,
+    ) -> Result<Vec<(Bytes, Bytes)>> {
+        self.read_range(&ks.ks, KeyRange::prefix(prefix.as_ref()))
+    }
+
+    fn read_range(&mut self, ks: &Arc<Ks>, kr: KeyRange) -> Result<Vec<(Bytes, Bytes)>> {
+        let id = self.touch(ks)?;
         let (lo, hi) = kr.bounds();
-        self.ranges.push((lo.clone(), hi.clone()));
+        self.ranges.push((id, lo.clone(), hi.clone()));
         let mut merged: BTreeMap<Bytes, Bytes> = BTreeMap::new();
-        for item in crate::iter::DbIterator::new(self.snapshot.clone(), kr) {
+        for item in crate::iter::DbIterator::new(self.snapshot.clone(), Arc::clone(ks), kr) {
             let (k, v) = item?;
             merged.insert(k, v);
         }
-        for (k, v) in self.writes.range::<Vec<u8>, _>((lo, hi)) {
+        let from = |b: &Bound<Vec<u8>>| match b {
+            Bound::Included(k) => Bound::Included((id, k.clone())),
+            Bound::Excluded(k) => Bound::Excluded((id, k.clone())),
+            Bound::Unbounded => Bound::Included((id, Vec::new())),
+        };
+        let to = match &hi {
+            Bound::Included(k) => Bound::Included((id, k.clone())),
+            Bound::Excluded(k) => Bound::Excluded((id, k.clone())),
+            Bound::Unbounded => match id.checked_add(1) {
+                Some(next) => Bound::Excluded((next, Vec::new())),
+                None => Bound::Unbounded,
+            },
+        };
+        for ((_, k), v) in self.writes.range((from(&lo), to)) {
             let k = Bytes::copy_from_slice(k);
             match v {
                 Some(v) => {
@@ -170,20 +264,30 @@ impl Transaction {
         let snap = self.snapshot.seqno();
         let keys = self.keys;
         let ranges = self.ranges;
+        let keyspaces = self.keyspaces;
+        self.db.inner.validate_batch(&self.batch)?;
         self.db.inner.commit_validated(
             self.batch,
             wo.sync,
             Box::new(move |db| {
-                for key in &keys {
-                    if db.newest_seqno(key)?.is_some_and(|s| s > snap) {
+                let ks_of = |id: u32| {
+                    keyspaces
+                        .get(&id)
+                        .filter(|k| !k.is_dropped())
+                        .ok_or_else(|| Error::Conflict(format!("keyspace id {id} was dropped")))
+                };
+                for (id, key) in &keys {
+                    if db.newest_seqno(ks_of(*id)?, key)?.is_some_and(|s| s > snap) {
                         return Err(Error::Conflict(format!(
                             "key {} was written after this transaction's snapshot",
                             show(key)
                         )));
                     }
                 }
-                for (lo, hi) in &ranges {
-                    if let Some(k) = db.first_write_after(as_ref(lo), as_ref(hi), snap)? {
+                for (id, lo, hi) in &ranges {
+                    if let Some(k) =
+                        db.first_write_after(ks_of(*id)?, as_ref(lo), as_ref(hi), snap)?
+                    {
                         return Err(Error::Conflict(format!(
                             "key {} in a range this transaction read was written after its snapshot",
                             show(&k)
@@ -213,39 +317,31 @@ impl Db {
         Transaction::new(self.clone())
     }
 
-    /// Atomically replaces `key`'s value with `new` (`None`: delete) if it currently
-    /// is `expected` (`None`: absent). `Ok(Err(mismatch))` carries the value found
-    /// when it was not. The comparison and the write are one step of the write queue.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
-    /// assert!(db.compare_and_swap("lock", None, Some(b"owner-1"))?.is_ok());
-    /// let lost = db.compare_and_swap("lock", None, Some(b"owner-2"))?.unwrap_err();
-    /// assert_eq!(lost.current.as_deref(), Some(&b"owner-1"[..]));
-    /// # Ok::<(), shaledb::Error>(())
-    /// ```
-    pub fn compare_and_swap(
+    /// `compare_and_swap` on keyspace `ks`.
+    pub(crate) fn compare_and_swap_in(
         &self,
-        key: impl AsRef<[u8]>,
+        ks: &Arc<Ks>,
+        key: &[u8],
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<std::result::Result<(), CasMismatch>> {
-        let key = key.as_ref().to_vec();
+        ks.check_live()?;
+        let key = key.to_vec();
         check_entry_sizes(&key, new.unwrap_or(&[]))?;
         let mut batch = WriteBatch::new();
         match new {
-            Some(v) => batch.put(&key, v),
-            None => batch.delete(&key),
+            Some(v) => batch.put_in(ks.id, &key, v),
+            None => batch.delete_in(ks.id, &key),
         };
         let expected: Option<Vec<u8>> = expected.map(<[u8]>::to_vec);
         let found: Arc<Mutex<Option<Option<Bytes>>>> = Arc::new(Mutex::new(None));
         let stash = Arc::clone(&found);
+        let target = Arc::clone(ks);
         let result = self.inner.commit_validated(
             batch,
             false,
             Box::new(move |db| {
-                let current = db.get_at(&key, db.visible_seq())?;
+                let current = db.get_at(&target, &key, db.visible_seq())?;
                 if current.as_deref() == expected.as_deref() {
                     Ok(())
                 } else {

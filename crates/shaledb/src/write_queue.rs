@@ -39,8 +39,11 @@ struct Writer {
     batch: WriteBatch,
     sync: bool,
     validate: Option<Validation>,
-    /// Not a write: freeze the memtable and start a new WAL (`Db::flush`). Runs alone.
-    rotate: bool,
+    /// The keyspaces the batch writes to.
+    keyspaces: Vec<u32>,
+    /// Not a write: freeze these keyspaces' memtables and start a new WAL
+    /// (`Db::flush`). Runs alone.
+    rotate: Option<Vec<u32>>,
     cv: Condvar,
     outcome: Mutex<Option<Result<SeqNo>>>,
 }
@@ -61,11 +64,13 @@ pub(crate) struct WriteQueue {
 impl WriteQueue {
     /// Replaces the WAL with `next` after syncing the current one, so a later synced
     /// write in `next` can never survive a power loss that loses an earlier write.
-    pub(crate) fn switch_wal(&self, next: LogWriter) -> Result<()> {
+    /// Returns the size of the WAL it closed.
+    pub(crate) fn switch_wal(&self, next: LogWriter) -> Result<u64> {
         let mut wal = lock(&self.wal);
         wal.sync()?;
+        let closed = wal.len();
         *wal = next;
-        Ok(())
+        Ok(closed)
     }
 
     pub(crate) fn new(wal: LogWriter, last_seq: SeqNo) -> Self {
@@ -101,10 +106,16 @@ impl WriteQueue {
 }
 
 impl DbInner {
-    /// Commits `batch` through the group-commit queue; returns the seqno of its last
-    /// write once it is in the WAL (synced if asked) and visible to readers.
-    pub(crate) fn commit(&self, batch: WriteBatch, sync: bool) -> Result<SeqNo> {
-        self.enqueue(batch, sync, false, None)
+    /// Commits `batch`, which writes to `keyspaces`, through the group-commit queue;
+    /// returns the seqno of its last write once it is in the WAL (synced if asked) and
+    /// visible to readers.
+    pub(crate) fn commit_to(
+        &self,
+        batch: WriteBatch,
+        sync: bool,
+        keyspaces: Vec<u32>,
+    ) -> Result<SeqNo> {
+        self.enqueue(batch, sync, keyspaces, None, None)
     }
 
     /// Commits `batch` only if `validate` passes against the state it would land on.
@@ -114,13 +125,16 @@ impl DbInner {
         sync: bool,
         validate: Validation,
     ) -> Result<SeqNo> {
-        self.enqueue(batch, sync, false, Some(validate))
+        let mut keyspaces: Vec<u32> = batch.iter().map(|op| op.keyspace).collect();
+        keyspaces.sort_unstable();
+        keyspaces.dedup();
+        self.enqueue(batch, sync, keyspaces, None, Some(validate))
     }
 
-    /// Freezes the active memtable (if it holds anything) through the write queue, so
-    /// it is ordered with every write.
-    pub(crate) fn force_rotation(&self) -> Result<()> {
-        self.enqueue(WriteBatch::new(), false, true, None)
+    /// Freezes the active memtables of `keyspaces` (those holding anything) through
+    /// the write queue, so it is ordered with every write.
+    pub(crate) fn force_rotation(&self, keyspaces: Vec<u32>) -> Result<()> {
+        self.enqueue(WriteBatch::new(), false, Vec::new(), Some(keyspaces), None)
             .map(|_| ())
     }
 
@@ -128,13 +142,15 @@ impl DbInner {
         &self,
         batch: WriteBatch,
         sync: bool,
-        rotate: bool,
+        keyspaces: Vec<u32>,
+        rotate: Option<Vec<u32>>,
         validate: Option<Validation>,
     ) -> Result<SeqNo> {
         let me = Arc::new(Writer {
             batch,
             sync,
             validate,
+            keyspaces,
             rotate,
             cv: Condvar::new(),
             outcome: Mutex::new(None),
@@ -161,13 +177,23 @@ impl DbInner {
             None if first_seq.saturating_add(total) > MAX_SEQNO => {
                 Err(Error::invalid("sequence numbers exhausted"))
             }
-            None => Ok(()),
+            // Keyspaces are dropped only by a write that runs alone, so this holds for
+            // the whole group (take_group checks the followers).
+            None => match me
+                .keyspaces
+                .iter()
+                .find(|&&id| self.keyspace_by_id(id).is_none())
+            {
+                Some(id) => Err(Error::invalid(format!("keyspace id {id} was dropped"))),
+                None => Ok(()),
+            },
         };
         let result = match precheck {
             Err(e) => Err(e),
-            Ok(()) if me.rotate => {
+            Ok(()) if me.rotate.is_some() => {
                 drop(st);
-                let r = self.rotate_if_not_empty().map(|()| first_seq - 1);
+                let ids = me.rotate.as_deref().unwrap_or_default();
+                let r = self.rotate_if_not_empty(ids).map(|()| first_seq - 1);
                 st = lock(&q.state);
                 r
             }
@@ -232,12 +258,15 @@ impl DbInner {
         let mut group = Vec::new();
         // Rotations and validated writes (transactions, CAS) run alone: a check must
         // see every earlier write applied and nothing of its own group.
-        if leader.rotate || leader.validate.is_some() {
+        if leader.rotate.is_some() || leader.validate.is_some() {
             return vec![Arc::clone(leader)];
         }
         for w in &st.waiting {
-            let over = w.rotate
+            let over = w.rotate.is_some()
                 || w.validate.is_some()
+                || w.keyspaces
+                    .iter()
+                    .any(|&id| self.keyspace_by_id(id).is_none())
                 || (w.sync && !leader.sync)
                 || bytes + w.batch.size_in_bytes() > max;
             if !group.is_empty() && over {
@@ -255,7 +284,17 @@ impl DbInner {
         let last_seq = first_seq + total - 1;
         let sync = group.iter().any(|w| w.sync);
         let bytes: usize = group.iter().map(|w| w.batch.size_in_bytes()).sum();
-        self.make_room_for_write(bytes)?;
+        let mut ids: Vec<u32> = group
+            .iter()
+            .flat_map(|w| w.keyspaces.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let kss: Vec<Arc<crate::keyspace::Ks>> = ids
+            .iter()
+            .filter_map(|&id| self.keyspace_by_id(id))
+            .collect();
+        self.make_room_for_write(bytes, &kss)?;
         let combined;
         let batch = match group {
             [only] => {
@@ -285,9 +324,10 @@ impl DbInner {
             }
         }
         self.stats.record_user_write(bytes as u64);
-        // Only the leader rotates memtables, so this is the one the group belongs in.
-        let sv = self.super_version();
-        self.apply_to_memtable(&sv.mem, batch, first_seq);
+        // Only the leader rotates memtables, so these are the ones the group belongs in.
+        let svs: Vec<(u32, Arc<crate::super_version::SuperVersion>)> =
+            kss.iter().map(|k| (k.id, k.super_version())).collect();
+        self.apply_to_memtables(&svs, batch, first_seq);
         self.visible_seq.store(last_seq, Ordering::Release);
         self.stats.write_groups.fetch_add(1, Ordering::Relaxed);
         self.stats

@@ -1,0 +1,131 @@
+//! [`KeyspaceOptions`]: the settings one keyspace may have of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shale_sstable::{Compression, TableOptions};
+
+use crate::options::Options;
+use crate::{Error, Result};
+
+/// The settings of one keyspace: how its tables are built, when its memtable is
+/// flushed, and the TTL, merge operator and compaction filter that apply to its keys.
+///
+/// Keyspace options are not stored in the database: pass them every time the
+/// database is opened (through [`Options::keyspace_options`], so they apply from the
+/// first background job on) or when creating the keyspace
+/// ([`Db::keyspace_with_options`](crate::Db::keyspace_with_options)). A keyspace
+/// without its own options takes the database-wide ones in [`Options`].
+#[derive(Debug, Clone)]
+pub struct KeyspaceOptions {
+    /// Memtable size at which it is frozen and flushed.
+    pub write_buffer_size: usize,
+    /// Uncompressed size of a table data block.
+    pub block_size: usize,
+    /// Bloom filter bits per key; 0 disables filters.
+    pub bloom_bits_per_key: u32,
+    /// Block compression.
+    pub compression: Compression,
+    /// A TTL applied to every plain put in this keyspace (`None`: never expire).
+    pub default_ttl: Option<Duration>,
+    /// Combines merge operands; `None` rejects merges in this keyspace.
+    pub merge_operator: Option<Arc<dyn shale_core::MergeOperator>>,
+    /// Application-level cleanup applied as flush and compaction rewrite data.
+    pub compaction_filter: Option<Arc<dyn crate::CompactionFilter>>,
+}
+
+impl Default for KeyspaceOptions {
+    fn default() -> Self {
+        KeyspaceOptions::from(&Options::default())
+    }
+}
+
+impl From<&Options> for KeyspaceOptions {
+    /// The database-wide settings, as a keyspace's.
+    fn from(o: &Options) -> Self {
+        KeyspaceOptions {
+            write_buffer_size: o.effective_write_buffer_size(),
+            block_size: o.block_size,
+            bloom_bits_per_key: o.bloom_bits_per_key,
+            compression: o.compression,
+            default_ttl: o.default_ttl,
+            merge_operator: o.merge_operator.clone(),
+            compaction_filter: o.compaction_filter.clone(),
+        }
+    }
+}
+
+impl KeyspaceOptions {
+    /// Rejects settings that cannot work.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.write_buffer_size < 4096 {
+            return Err(Error::invalid(
+                "write_buffer_size must be at least 4096 bytes",
+            ));
+        }
+        if self.block_size == 0 || self.block_size > 1 << 30 {
+            return Err(Error::invalid("block_size must be 1 B to 1 GiB"));
+        }
+        if self.default_ttl.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid(
+                "default_ttl must be positive (None for no expiry)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How this keyspace's tables are built.
+    pub(crate) fn table_options(&self) -> TableOptions {
+        TableOptions {
+            block_size: self.block_size,
+            compression: self.compression,
+            bloom_bits_per_key: self.bloom_bits_per_key,
+            creation_time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            ..TableOptions::default()
+        }
+    }
+}
+
+/// The longest keyspace name, in bytes.
+pub const MAX_KEYSPACE_NAME_LEN: usize = 255;
+
+/// Rejects a keyspace name that is empty, too long, or uses characters outside
+/// `A-Z a-z 0-9 _ - . :` (names appear in logs, file listings and protocol maps).
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("a keyspace name must not be empty"));
+    }
+    if name.len() > MAX_KEYSPACE_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "keyspace name of {} bytes exceeds the limit of {MAX_KEYSPACE_NAME_LEN}",
+            name.len()
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+    {
+        return Err(Error::invalid(format!(
+            "keyspace name {name:?} contains {c:?}; use A-Z a-z 0-9 _ - . :"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("sessions").is_ok());
+        assert!(validate_name("db:0").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("é").is_err());
+        assert!(validate_name(&"x".repeat(256)).is_err());
+        assert!(validate_name(&"x".repeat(255)).is_ok());
+    }
+}

@@ -347,10 +347,22 @@ impl Drop for DbIterator {
         // The cursors hold table readers of this super version: release them first.
         self.front = None;
         self.back = None;
+        let inner = &self.snapshot.db.inner;
         if let Some(sv) = self.sv.take() {
-            self.snapshot.db.inner.release_super_version(sv);
+            inner.release_super_version(sv);
         }
+        release_keyspace(inner, &mut self.ks);
     }
+}
+
+/// Lets go of a reader's keyspace; if it was dropped, its files may have just lost
+/// their last reader, so they are deleted now rather than at the next flush.
+pub(crate) fn release_keyspace(inner: &crate::db::DbInner, ks: &mut Arc<Ks>) {
+    if !ks.is_dropped() {
+        return;
+    }
+    drop(std::mem::replace(ks, Arc::clone(&inner.default_ks)));
+    inner.delete_obsolete_files();
 }
 
 /// What a reader sees of the newest visible version: the user value, or `None` for a

@@ -527,6 +527,12 @@ impl Db {
     }
 }
 
+impl Drop for Keyspace {
+    fn drop(&mut self) {
+        crate::iter::release_keyspace(&self.db.inner, &mut self.ks);
+    }
+}
+
 impl Keyspace {
     fn view(&self) -> View<'_> {
         View {
@@ -566,6 +572,11 @@ impl Snapshot {
     /// The value of `key` in keyspace `ks` as of the snapshot.
     pub fn get_in(&self, ks: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.db.inner.get_at(&ks.ks, key.as_ref(), self.seqno())
+    }
+
+    /// Every key of keyspace `ks` as of the snapshot, in order.
+    pub fn iter_in(&self, ks: &Keyspace) -> DbIterator {
+        self.range_in::<&[u8], _>(ks, ..)
     }
 
     /// The keys of keyspace `ks` in `range` as of the snapshot, in order.

@@ -4,11 +4,13 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
-use shale_core::key::{parse_internal_key, user_key};
+use shale_core::key::{make_internal_key, parse_internal_key, user_key};
+use shale_core::range_del::inclusive_upper_bound;
 use shale_core::{Error, InternalIterator, ValueKind, compare_internal_keys};
 use shale_fs::FileSystem;
 
 use crate::block::BlockIter;
+use crate::footer::RANGE_DEL_FORMAT_VERSION;
 use crate::options::TableOptions;
 use crate::table::Table;
 
@@ -40,6 +42,7 @@ struct Totals {
     largest_seqno: u64,
     first_key: Option<Vec<u8>>,
     blocks: u64,
+    range_deletions: u64,
 }
 
 struct Checker<'a> {
@@ -132,6 +135,17 @@ pub(crate) fn verify_table(table: &Table) -> Vec<Error> {
                     if matches!(p.kind, ValueKind::Delete | ValueKind::RangeDelete) {
                         t.deletions += 1;
                     }
+                    if p.kind == ValueKind::RangeDelete
+                        && table.footer().format_version >= RANGE_DEL_FORMAT_VERSION
+                    {
+                        c.report(
+                            at,
+                            format!(
+                                "entry {in_block}: a RangeDelete in a data block (format \
+                                 version 2 keeps them in the range-deletion block)"
+                            ),
+                        );
+                    }
                     t.smallest_seqno = Some(t.smallest_seqno.map_or(p.seq, |s| s.min(p.seq)));
                     t.largest_seqno = t.largest_seqno.max(p.seq);
                 }
@@ -193,10 +207,68 @@ pub(crate) fn verify_table(table: &Table) -> Vec<Error> {
     if let Err(e) = index.status() {
         c.push(e);
     }
+    let mut last_key = prev_key;
+    check_range_dels(&mut c, &mut t, &mut last_key, expected_offset);
     if c.errors.is_empty() {
-        check_properties(&mut c, &t, prev_key.as_deref(), expected_offset);
+        check_properties(&mut c, &t, last_key.as_deref(), expected_offset);
     }
     c.errors
+}
+
+/// Reads the range-deletion block again (every entry checked as at open), checks that
+/// it does not overlap the data blocks, and folds its tombstones into the totals and
+/// the key range (`first_key` / `last_key`) the properties must agree with.
+fn check_range_dels(
+    c: &mut Checker<'_>,
+    t: &mut Totals,
+    last_key: &mut Option<Vec<u8>>,
+    data_end: Option<u64>,
+) {
+    let Some(h) = c.table.properties().range_del_block else {
+        return;
+    };
+    if let Some(end) = data_end
+        && h.offset < end
+    {
+        c.report(
+            c.table.footer().properties.offset,
+            format!(
+                "range-deletion block at {} overlaps the data blocks (which end at {end})",
+                h.offset
+            ),
+        );
+    }
+    let list = match c.table.read_range_tombstones() {
+        Ok(l) => l,
+        Err(e) => {
+            c.push(e);
+            return;
+        }
+    };
+    for r in &list {
+        t.range_deletions += 1;
+        t.deletions += 1;
+        t.smallest_seqno = Some(t.smallest_seqno.map_or(r.seq, |s| s.min(r.seq)));
+        t.largest_seqno = t.largest_seqno.max(r.seq);
+    }
+    if let Some(first) = list.first() {
+        let k = make_internal_key(&first.start, first.seq, ValueKind::RangeDelete);
+        if t.first_key
+            .as_ref()
+            .is_none_or(|f| compare_internal_keys(&k, f) == Ordering::Less)
+        {
+            t.first_key = Some(k);
+        }
+    }
+    if let Some(end) = list.iter().map(|r| &r.end).max() {
+        let k = make_internal_key(inclusive_upper_bound(end), 0, ValueKind::RangeDelete);
+        if last_key
+            .as_ref()
+            .is_none_or(|l| compare_internal_keys(&k, l) == Ordering::Greater)
+        {
+            *last_key = Some(k);
+        }
+    }
 }
 
 fn check_properties(
@@ -213,9 +285,10 @@ fn check_properties(
             format!("properties say {what} = {prop}, the data has {actual}"),
         );
     };
-    let checks: [(&str, u64, u64); 6] = [
+    let checks: [(&str, u64, u64); 7] = [
         ("entries", p.num_entries, t.entries),
         ("deletions", p.num_deletions, t.deletions),
+        ("range_deletions", p.num_range_deletions, t.range_deletions),
         ("raw_key_bytes", p.raw_key_bytes, t.key_bytes),
         ("raw_value_bytes", p.raw_value_bytes, t.value_bytes),
         ("data_blocks", p.num_data_blocks, t.blocks),

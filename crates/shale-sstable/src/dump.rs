@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use shale_core::key::{parse_internal_key, split_internal_key};
+use shale_core::range_del::{UNBOUNDED_END, unbounded_end};
 use shale_core::{Error, InternalIterator, Result};
 use shale_fs::FileSystem;
 
@@ -71,9 +72,10 @@ pub fn dump(
     dump_table(&table, out, opts)
 }
 
-/// Prints the footer, the properties, the index (separator → block handle) and every
-/// entry (user key, seqno, kind, value) of `table`. Stops at the first damaged block
-/// and returns its error after printing what came before.
+/// Prints the footer, the properties, the index (separator → block handle), the range
+/// tombstones (`[start, end) @ seq`, as stored) and every entry (user key, seqno, kind,
+/// value) of `table`. Stops at the first damaged block and returns its error after
+/// printing what came before.
 pub fn dump_table(table: &Table, out: &mut dyn Write, opts: DumpOptions) -> Result<()> {
     let w = |out: &mut dyn Write, line: String| {
         writeln!(out, "{line}").map_err(|e| Error::io("write", "<dump output>", e))
@@ -95,6 +97,13 @@ pub fn dump_table(table: &Table, out: &mut dyn Write, opts: DumpOptions) -> Resu
             format!("filter_block: offset {} size {}", h.offset, h.size),
         )?,
         None => w(out, "filter_block: none".into())?,
+    }
+    match table.properties().range_del_block {
+        Some(h) => w(
+            out,
+            format!("range_del_block: offset {} size {}", h.offset, h.size),
+        )?,
+        None => w(out, "range_del_block: none".into())?,
     }
     let p = f.properties;
     w(
@@ -126,6 +135,20 @@ pub fn dump_table(table: &Table, out: &mut dyn Write, opts: DumpOptions) -> Resu
         index.next();
     }
     index.status()?;
+
+    let range_dels = table.read_range_tombstones()?;
+    w(out, format!("range_tombstones: {}", range_dels.len()))?;
+    for t in &range_dels {
+        let end = if t.end.len() == UNBOUNDED_END && t.end == unbounded_end() {
+            "<end of key space>".to_string()
+        } else {
+            show(&t.end, opts)
+        };
+        w(
+            out,
+            format!("  [{}, {end}) @ {}", show(&t.start, opts), t.seq),
+        )?;
+    }
 
     w(out, "entries:".into())?;
     for (i, h) in handles.into_iter().enumerate() {

@@ -9,12 +9,14 @@
 //! 32       8    properties block offset   u64 LE
 //! 40       8    properties block size     u64 LE
 //! 48       4    masked crc32c of bytes 0..48 followed by bytes 52..56
-//! 52       4    format version            u32 LE   (1)
+//! 52       4    format version            u32 LE   (1 or 2)
 //! 56       8    magic                     89 53 48 41 4c 45 53 54  ("\x89SHALEST")
 //! ```
 //!
 //! Version and magic sit at fixed distances from the end so a future version can
-//! change everything before them.
+//! change everything before them. Versions 1 and 2 share this footer; version 2 adds
+//! the range-deletion block, located through the `range_del_block` property (the
+//! footer has no free slot, and the properties block's crc covers the handle).
 
 use std::path::Path;
 
@@ -28,7 +30,12 @@ pub const FOOTER_LEN: usize = 64;
 /// The last 8 bytes of every table file.
 pub const TABLE_MAGIC: [u8; 8] = [0x89, b'S', b'H', b'A', b'L', b'E', b'S', b'T'];
 /// The format version this crate writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this crate reads (it reads every version up to
+/// [`FORMAT_VERSION`]).
+pub const MIN_FORMAT_VERSION: u32 = 1;
+/// The first format version with a range-deletion block.
+pub const RANGE_DEL_FORMAT_VERSION: u32 = 2;
 
 /// The decoded footer: where the index, filter and properties blocks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +86,10 @@ impl Footer {
             )));
         }
         let version = decode_fixed32(&buf[52..]).unwrap_or(0);
-        if version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(corrupt(format!(
-                "unknown table format version {version} (this build reads {FORMAT_VERSION})"
+                "unknown table format version {version} (this build reads \
+                 {MIN_FORMAT_VERSION} to {FORMAT_VERSION})"
             )));
         }
         let stored = decode_fixed32(&buf[48..]).unwrap_or(0);
@@ -153,6 +161,28 @@ mod tests {
                 let err = Footer::decode(&bad, p, 5400).unwrap_err();
                 assert!(matches!(err, Error::Corruption { offset: 5336, .. }));
             }
+        }
+    }
+
+    #[test]
+    fn reads_version_1_and_rejects_unknown_versions() {
+        let mut f = Footer {
+            index: BlockHandle { offset: 0, size: 8 },
+            filter: None,
+            properties: BlockHandle {
+                offset: 13,
+                size: 20,
+            },
+            format_version: 1,
+        };
+        assert_eq!(Footer::decode(&f.encode(), Path::new("x"), 200).unwrap(), f);
+        for v in [0, FORMAT_VERSION + 1, u32::MAX] {
+            f.format_version = v;
+            let err = Footer::decode(&f.encode(), Path::new("x"), 200).unwrap_err();
+            assert!(
+                err.to_string().contains("unknown table format version"),
+                "{err}"
+            );
         }
     }
 

@@ -11,9 +11,11 @@ use shale_fs::{FileSystem, MemFs};
 
 use crate::block::{Block, BlockIter};
 use crate::cache::BlockCache;
+use crate::compress::decode_block;
 use crate::footer::{FOOTER_LEN, footer_crc};
 use crate::format::{BLOCK_TRAILER_LEN, BlockHandle, block_checksum};
 use crate::options::TableOptions;
+use crate::properties::TableProperties;
 use crate::table::Table;
 
 /// Most entries a run looks at, so huge (decompressed) inputs stay fast.
@@ -31,8 +33,9 @@ pub fn fuzz_table(data: &[u8]) {
     }
 }
 
-/// Rewrites the footer crc and the trailer crc of every block the footer and index
-/// point at; `None` when nothing could be located.
+/// Rewrites the footer crc and the trailer crc of every block the footer, the
+/// properties (`range_del_block`) and the index point at; `None` when nothing could be
+/// located.
 pub fn fix_checksums(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = data.to_vec();
     let footer_at = out.len().checked_sub(FOOTER_LEN)?;
@@ -65,18 +68,36 @@ pub fn fix_checksums(data: &[u8]) -> Option<Vec<u8>> {
     let crc = footer_crc(&footer);
     out[footer_at + 48..footer_at + 52].copy_from_slice(&crc.to_le_bytes());
 
-    // With the index readable, fix the data blocks it names.
-    let table = open(&out)?;
-    let mut index = table.index_iter();
-    index.seek_to_first();
-    let mut handles = Vec::new();
-    while index.valid() && handles.len() < MAX_STEPS {
-        if let Some(h) = BlockHandle::decode_exact(index.value()) {
-            handles.push(h);
-        }
-        index.next();
+    // With the properties readable, fix the range-deletion block they name.
+    let props = handle(&out, 2);
+    let stored = usize::try_from(props.offset)
+        .ok()
+        .zip(usize::try_from(props.size).ok())
+        .and_then(|(off, size)| {
+            let end = off.checked_add(size)?.checked_add(BLOCK_TRAILER_LEN)?;
+            out.get(off..end.min(footer_at))
+        })
+        .map(<[u8]>::to_vec);
+    let range_del = stored
+        .and_then(|b| decode_block(b, Path::new("fuzz"), 0).ok())
+        .and_then(|d| TableProperties::decode(&d).ok())
+        .and_then(|p| p.range_del_block);
+    if let Some(h) = range_del {
+        fix_block(&mut out, h);
     }
-    drop(table);
+
+    // With the index readable (the table opens), fix the data blocks it names.
+    let mut handles = Vec::new();
+    if let Some(table) = open(&out) {
+        let mut index = table.index_iter();
+        index.seek_to_first();
+        while index.valid() && handles.len() < MAX_STEPS {
+            if let Some(h) = BlockHandle::decode_exact(index.value()) {
+                handles.push(h);
+            }
+            index.next();
+        }
+    }
     for h in handles {
         fix_block(&mut out, h);
     }
@@ -152,6 +173,16 @@ fn run_table(data: &[u8]) {
         it.seek_for_prev(chunk);
         let _ = table.get(chunk);
     }
+    if let Some(ranges) = table.range_tombstones() {
+        for k in keys.iter().take(64) {
+            let user = shale_core::key::user_key(k);
+            let _ = ranges.max_covering_seq(user, MAX_SEQNO);
+            let _ = ranges.covers(user, 0, MAX_SEQNO);
+        }
+        let _ = ranges.bounds();
+        let _ = ranges.clipped(keys.first().map(Vec::as_slice), None);
+    }
+    let _ = table.read_range_tombstones();
     let _ = table.verify();
     let _ = crate::dump::dump_table(&table, &mut std::io::sink(), Default::default());
     let _ = table.memory_usage();

@@ -4,8 +4,13 @@
 //! format is described byte by byte in `docs/format/sstable.md`):
 //!
 //! ```text
-//! [data block 0] ... [data block N-1] [filter block] [properties block] [index block] [footer]
+//! [data block 0] ... [data block N-1] [filter block] [range-deletion block]
+//!     [properties block] [index block] [footer]
 //! ```
+//!
+//! Data blocks hold point entries only. Range tombstones (format version 2) live in
+//! their own block, found through the `range_del_block` property, and are served as
+//! [`shale_core::FragmentedTombstones`] by [`Table::range_tombstones`].
 //!
 //! * [`block`]: prefix-compressed entries with restart points, and their iterator.
 //! * [`filter`]: the cache-line-blocked bloom filter over user keys.
@@ -29,6 +34,7 @@ mod footer;
 mod format;
 mod options;
 mod properties;
+mod range_del;
 mod separator;
 mod table;
 
@@ -38,7 +44,9 @@ pub mod fuzzing;
 pub use cache::BlockCache;
 pub use check::check_file;
 pub use dump::{DumpOptions, dump, dump_table};
-pub use footer::{FOOTER_LEN, FORMAT_VERSION, Footer, TABLE_MAGIC};
+pub use footer::{
+    FOOTER_LEN, FORMAT_VERSION, Footer, MIN_FORMAT_VERSION, RANGE_DEL_FORMAT_VERSION, TABLE_MAGIC,
+};
 pub use format::{
     BLOCK_TRAILER_LEN, BlockHandle, Compression, block_checksum, mask_crc, unmask_crc,
 };

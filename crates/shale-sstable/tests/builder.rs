@@ -225,7 +225,7 @@ fn dump_prints_everything() {
     .unwrap();
     let text = String::from_utf8(out).unwrap();
     for needle in [
-        "format_version: 1",
+        "format_version: 2",
         "entries: 3",
         "deletions: 1",
         "block 0: offset 0",

@@ -3,8 +3,9 @@
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
-use shale_core::key::parse_internal_key;
-use shale_core::{Error, Result, ValueKind, compare_internal_keys};
+use shale_core::key::{make_internal_key, parse_internal_key};
+use shale_core::range_del::{compare_tombstones, inclusive_upper_bound};
+use shale_core::{Error, RangeTombstone, Result, ValueKind, compare_internal_keys};
 use shale_fs::WritableFile;
 
 use crate::block::BlockBuilder;
@@ -14,6 +15,7 @@ use crate::footer::{FORMAT_VERSION, Footer};
 use crate::format::{BlockHandle, Compression};
 use crate::options::TableOptions;
 use crate::properties::TableProperties;
+use crate::range_del::encode_range_del_block;
 use crate::separator::{short_successor, shortest_separator};
 
 /// Index blocks store every key in full, so a seek binary-searches straight to it.
@@ -24,24 +26,29 @@ const INDEX_RESTART_INTERVAL: usize = 1;
 pub struct TableMeta {
     /// Size of the file in bytes.
     pub file_size: u64,
-    /// Number of entries.
+    /// Number of point entries (range tombstones are counted in
+    /// `properties.num_range_deletions`).
     pub num_entries: u64,
-    /// Smallest internal key (empty for an empty table).
+    /// Smallest internal key over point keys and range tombstone starts
+    /// (`start`, seq, `RangeDelete`) (empty for an empty table).
     pub smallest_key: Vec<u8>,
-    /// Largest internal key (empty for an empty table).
+    /// Largest internal key over point keys and range tombstone bounds
+    /// (`inclusive_upper_bound(end)`, 0, `RangeDelete`) (empty for an empty table).
     pub largest_key: Vec<u8>,
-    /// Smallest seqno (0 for an empty table).
+    /// Smallest seqno of a point entry or range tombstone (0 for an empty table).
     pub smallest_seqno: u64,
-    /// Largest seqno (0 for an empty table).
+    /// Largest seqno of a point entry or range tombstone (0 for an empty table).
     pub largest_seqno: u64,
     /// Everything recorded in the properties block.
     pub properties: TableProperties,
 }
 
-/// Builds a table from entries added in strictly increasing internal-key order.
+/// Builds a table from point entries added in strictly increasing internal-key order,
+/// and range tombstones added in any order (interleaved with the entries or not).
 ///
 /// Memory stays bounded whatever the table size: the current data block, the index
-/// entries (one short key per block) and 8 bytes of filter hash per distinct user key.
+/// entries (one short key per block), 8 bytes of filter hash per distinct user key,
+/// and the range tombstones (kept until `finish` writes them in one block).
 /// `finish` syncs the file; dropping the builder or calling `abandon` leaves a partial
 /// file for the caller to delete.
 pub struct TableBuilder {
@@ -57,6 +64,10 @@ pub struct TableBuilder {
     last_key: Vec<u8>,
     offset: u64,
     props: TableProperties,
+    /// Range tombstones, in the order added; sorted at `finish`.
+    range_dels: Vec<RangeTombstone>,
+    /// Key and value bytes of `range_dels` as stored, for the size estimate.
+    range_del_bytes: u64,
     scratch: Vec<u8>,
     /// A failed write or sync: the file's state is unknown, so the builder is done.
     failed: Option<Error>,
@@ -104,6 +115,8 @@ impl TableBuilder {
             last_key: Vec::new(),
             offset: 0,
             props,
+            range_dels: Vec::new(),
+            range_del_bytes: 0,
             scratch: Vec::new(),
             failed: None,
             opts,
@@ -115,9 +128,11 @@ impl TableBuilder {
         &self.path
     }
 
-    /// Adds an entry. `ikey` must be a well-formed internal key greater than every key
-    /// added before; otherwise this returns [`Error::InvalidArgument`] and the builder
-    /// is unchanged. After an I/O error every call returns that error.
+    /// Adds a point entry. `ikey` must be a well-formed internal key greater than
+    /// every key added before, and not of kind `RangeDelete` (use
+    /// [`TableBuilder::add_range_tombstone`]); otherwise this returns
+    /// [`Error::InvalidArgument`] and the builder is unchanged. After an I/O error
+    /// every call returns that error.
     pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -129,6 +144,12 @@ impl TableBuilder {
                 ikey.len()
             )));
         };
+        if parsed.kind == ValueKind::RangeDelete {
+            return Err(Error::invalid(format!(
+                "table {}: a RangeDelete is not a point entry (use add_range_tombstone)",
+                self.path.display()
+            )));
+        }
         if u32::try_from(ikey.len()).is_err() || u32::try_from(value.len()).is_err() {
             return Err(Error::invalid(format!(
                 "table {}: key or value longer than 4 GiB",
@@ -160,7 +181,7 @@ impl TableBuilder {
             p.smallest_key = ikey.to_vec();
         }
         p.num_entries += 1;
-        if matches!(parsed.kind, ValueKind::Delete | ValueKind::RangeDelete) {
+        if parsed.kind == ValueKind::Delete {
             p.num_deletions += 1;
         }
         p.raw_key_bytes += ikey.len() as u64;
@@ -175,6 +196,47 @@ impl TableBuilder {
             self.flush_data_block()?;
         }
         Ok(())
+    }
+
+    /// Adds a range tombstone, in any order relative to other tombstones and to point
+    /// entries. An empty range (`start >= end`) or one whose keys do not fit the block
+    /// format returns [`Error::InvalidArgument`] and the builder is unchanged; an exact
+    /// duplicate of an earlier tombstone is stored once. After an I/O error every call
+    /// returns that error.
+    pub fn add_range_tombstone(&mut self, t: &RangeTombstone) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if t.is_empty() {
+            return Err(Error::invalid(format!(
+                "table {}: empty range tombstone {:?}..{:?} (start must be < end)",
+                self.path.display(),
+                crate::dump::escape(&t.start),
+                crate::dump::escape(&t.end),
+            )));
+        }
+        let key_len = t.start.len() + shale_core::key::TRAILER_LEN;
+        if u32::try_from(key_len).is_err() || u32::try_from(t.end.len()).is_err() {
+            return Err(Error::invalid(format!(
+                "table {}: range tombstone bound longer than 4 GiB",
+                self.path.display()
+            )));
+        }
+        if t.seq > shale_core::MAX_SEQNO {
+            return Err(Error::invalid(format!(
+                "table {}: range tombstone seqno {} out of range",
+                self.path.display(),
+                t.seq
+            )));
+        }
+        self.range_del_bytes += (key_len + t.end.len()) as u64;
+        self.range_dels.push(t.clone());
+        Ok(())
+    }
+
+    /// Range tombstones added so far (duplicates included).
+    pub fn num_range_tombstones(&self) -> usize {
+        self.range_dels.len()
     }
 
     fn add_index_entry(&mut self, key: &[u8], handle: BlockHandle) {
@@ -221,27 +283,32 @@ impl TableBuilder {
     }
 
     /// Bytes the file would have if the current block were flushed now (excluding the
-    /// filter, index and footer); callers cut files when this reaches their target.
+    /// filter, index and footer, including the range tombstones' keys and ends);
+    /// callers cut files when this reaches their target.
     pub fn estimated_size(&self) -> u64 {
-        self.offset + self.data_block.estimated_size() as u64
+        self.offset + self.data_block.estimated_size() as u64 + self.range_del_bytes
     }
 
-    /// Entries added so far.
+    /// Point entries added so far.
     pub fn num_entries(&self) -> u64 {
         self.props.num_entries
     }
 
-    /// Bytes of heap memory held (current block, index, filter hashes).
+    /// Bytes of heap memory held (current block, index, filter hashes, range
+    /// tombstones).
     pub fn memory_usage(&self) -> usize {
-        self.data_block.memory_usage()
+        self.range_dels.capacity() * std::mem::size_of::<RangeTombstone>()
+            + self.range_del_bytes as usize
+            + self.data_block.memory_usage()
             + self.index_block.memory_usage()
             + self.filter.as_ref().map_or(0, FilterBuilder::memory_usage)
             + self.scratch.capacity()
             + self.last_key.capacity()
     }
 
-    /// Writes the last data block, the filter, properties and index blocks and the
-    /// footer, syncs the file, and describes the finished table.
+    /// Writes the last data block, the filter, range-deletion (when there are range
+    /// tombstones), properties and index blocks and the footer, syncs the file, and
+    /// describes the finished table.
     pub fn finish(mut self) -> Result<TableMeta> {
         if let Some(e) = self.failed.take() {
             return Err(e);
@@ -252,10 +319,13 @@ impl TableBuilder {
             self.add_index_entry(&succ, handle);
         }
         self.props.data_size = self.offset;
-        if self.props.num_entries == 0 {
-            self.props.smallest_seqno = 0;
-        } else {
+        if self.props.num_entries > 0 {
             self.props.largest_key = self.last_key.clone();
+        }
+        let range_dels = self.sorted_range_dels();
+        self.account_range_dels(&range_dels);
+        if self.props.num_entries == 0 && range_dels.is_empty() {
+            self.props.smallest_seqno = 0;
         }
 
         let filter_handle = match self.filter.take() {
@@ -267,6 +337,11 @@ impl TableBuilder {
             }
             None => None,
         };
+        if !range_dels.is_empty() {
+            let data = encode_range_del_block(&range_dels);
+            let h = self.write_raw_block(&data, Compression::None)?;
+            self.props.range_del_block = Some(h);
+        }
         let props_data = self.props.encode();
         let props_handle = self.write_raw_block(&props_data, Compression::None)?;
         let index_contents = self.index_block.finish().to_vec();
@@ -293,6 +368,50 @@ impl TableBuilder {
             largest_seqno: p.largest_seqno,
             properties: p,
         })
+    }
+
+    /// The range tombstones in block order (start, then seq descending), without
+    /// exact duplicates.
+    fn sorted_range_dels(&mut self) -> Vec<RangeTombstone> {
+        let mut v = std::mem::take(&mut self.range_dels);
+        v.sort_by(compare_tombstones);
+        v.dedup();
+        v
+    }
+
+    /// Folds the range tombstones into the counts, seqnos and key range.
+    fn account_range_dels(&mut self, range_dels: &[RangeTombstone]) {
+        let p = &mut self.props;
+        let n = range_dels.len() as u64;
+        p.num_range_deletions = n;
+        p.num_deletions += n;
+        let mut extend = |key: Vec<u8>, smallest: bool| {
+            let (slot, keep_if) = if smallest {
+                (&mut p.smallest_key, Ordering::Less)
+            } else {
+                (&mut p.largest_key, Ordering::Greater)
+            };
+            if slot.is_empty() || compare_internal_keys(&key, slot) == keep_if {
+                *slot = key;
+            }
+        };
+        // Sorted by start then seq descending: the first gives the smallest key.
+        if let Some(first) = range_dels.first() {
+            extend(
+                make_internal_key(&first.start, first.seq, ValueKind::RangeDelete),
+                true,
+            );
+        }
+        if let Some(end) = range_dels.iter().map(|t| &t.end).max() {
+            extend(
+                make_internal_key(inclusive_upper_bound(end), 0, ValueKind::RangeDelete),
+                false,
+            );
+        }
+        for t in range_dels {
+            p.smallest_seqno = p.smallest_seqno.min(t.seq);
+            p.largest_seqno = p.largest_seqno.max(t.seq);
+        }
     }
 
     /// Gives up on the table without finishing or syncing it; the caller removes the

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use shale_core::key::user_key;
-use shale_core::{Error, InternalIterator, Result};
+use shale_core::{Error, FragmentedTombstones, InternalIterator, RangeTombstone, Result};
 use shale_fs::RandomAccessFile;
 
 use crate::block::{Block, BlockIter};
@@ -16,12 +16,15 @@ use crate::footer::{FOOTER_LEN, Footer};
 use crate::format::BlockHandle;
 use crate::options::TableOptions;
 use crate::properties::TableProperties;
+use crate::range_del::{decode_range_del_block, fragmented_memory};
 use crate::table::iter::TableIterator;
 
 /// An open, immutable table.
 ///
-/// `open` reads and checks the footer, index, filter and properties blocks; the index
-/// and filter stay pinned in memory for the table's lifetime. Data blocks are read on
+/// `open` reads and checks the footer, index, filter, properties and range-deletion
+/// blocks; the index, the filter and the range tombstones (fragmented) stay pinned in
+/// memory for the table's lifetime. Point reads and iterators see point entries only;
+/// range tombstones are served by [`Table::range_tombstones`]. Data blocks are read on
 /// demand, through the shared [`BlockCache`] when there is one. Every block's checksum
 /// is verified on every read from the file.
 pub struct Table {
@@ -33,6 +36,8 @@ pub struct Table {
     index: Block,
     filter: Option<BloomFilter>,
     properties: TableProperties,
+    range_dels: Option<Arc<FragmentedTombstones>>,
+    range_dels_memory: usize,
     cache: Option<Arc<BlockCache>>,
     cache_id: u64,
     fill_cache: bool,
@@ -51,7 +56,7 @@ impl std::fmt::Debug for Table {
 
 impl Table {
     /// Opens the table in `file` (found at `path`, numbered `file_number`), reading
-    /// and checking its footer, index, filter and properties blocks.
+    /// and checking its footer, index, filter, properties and range-deletion blocks.
     pub fn open(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
@@ -85,13 +90,22 @@ impl Table {
                 None => None,
             };
         let props_data = read(footer.properties)?;
-        let properties = TableProperties::decode(&props_data).map_err(|d| {
-            Error::corruption(
-                &*path,
-                footer.properties.offset,
-                format!("properties block: {d}"),
-            )
-        })?;
+        let properties = TableProperties::decode_for_version(&props_data, footer.format_version)
+            .map_err(|d| {
+                Error::corruption(
+                    &*path,
+                    footer.properties.offset,
+                    format!("properties block: {d}"),
+                )
+            })?;
+        let range_dels = match properties.range_del_block {
+            Some(_) => {
+                let list = read_range_dels(&*file, &path, &footer, &properties)?;
+                Some(Arc::new(FragmentedTombstones::new(list)))
+            }
+            None => None,
+        };
+        let range_dels_memory = range_dels.as_deref().map_or(0, fragmented_memory);
         let cache_id = cache.as_ref().map_or(0, |c| c.new_cache_id());
         Ok(Arc::new(Table {
             file,
@@ -102,6 +116,8 @@ impl Table {
             index,
             filter,
             properties,
+            range_dels,
+            range_dels_memory,
             cache,
             cache_id,
             fill_cache: options.fill_cache,
@@ -133,10 +149,29 @@ impl Table {
         &self.properties
     }
 
-    /// Bytes of memory pinned by this open table (index and filter blocks and the
-    /// properties), for the memory budget. Cached data blocks are not included.
+    /// The table's range tombstones, fragmented, or `None` when it has none (always
+    /// for format version 1). Pinned at open: an `Arc` clone.
+    pub fn range_tombstones(&self) -> Option<Arc<FragmentedTombstones>> {
+        self.range_dels.clone()
+    }
+
+    /// Reads the range-deletion block from the file again (bypassing everything
+    /// pinned) and returns the tombstones as stored: sorted by start, then seqno
+    /// descending. Empty when the table has none. For dumps, checks and compaction
+    /// inputs that want the stored form rather than the fragments.
+    pub fn read_range_tombstones(&self) -> Result<Vec<RangeTombstone>> {
+        if self.properties.range_del_block.is_none() {
+            return Ok(Vec::new());
+        }
+        read_range_dels(&*self.file, &self.path, &self.footer, &self.properties)
+    }
+
+    /// Bytes of memory pinned by this open table (index and filter blocks, the
+    /// properties and the fragmented range tombstones), for the memory budget. Cached
+    /// data blocks are not included.
     pub fn memory_usage(&self) -> usize {
-        self.index.size()
+        self.range_dels_memory
+            + self.index.size()
             + self.filter.as_ref().map_or(0, BloomFilter::size)
             + self.properties.smallest_key.len()
             + self.properties.largest_key.len()
@@ -149,7 +184,8 @@ impl Table {
         self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
     }
 
-    /// Point lookup. `lookup` is an internal seek key such as
+    /// Point lookup (point entries only; range tombstones are not consulted). `lookup`
+    /// is an internal seek key such as
     /// `LookupKey::new(user_key, snapshot_seq).internal_key()`: returns the first entry
     /// whose internal key is `>= lookup` if its user key equals the lookup's, i.e. the
     /// newest version visible at the snapshot (which may be a tombstone: check the
@@ -175,7 +211,7 @@ impl Table {
         Ok(None)
     }
 
-    /// A two-level iterator over every entry.
+    /// A two-level iterator over every point entry.
     pub fn iter(self: &Arc<Self>) -> TableIterator {
         TableIterator::new(Arc::clone(self), self.fill_cache)
     }
@@ -255,4 +291,35 @@ impl Table {
     pub fn verify(&self) -> Vec<Error> {
         crate::check::verify_table(self)
     }
+}
+
+/// Reads, checks and parses the range-deletion block named by `props` (which must
+/// have one): a handle outside the table data is reported at the properties block
+/// (which holds it), damage inside the block at the block, and a count that
+/// disagrees with `range_deletions` at the properties block.
+fn read_range_dels(
+    file: &dyn RandomAccessFile,
+    path: &Arc<Path>,
+    footer: &Footer,
+    props: &TableProperties,
+) -> Result<Vec<RangeTombstone>> {
+    let props_at = footer.properties.offset;
+    let Some(h) = props.range_del_block else {
+        return Ok(Vec::new());
+    };
+    let footer_at = file.len().saturating_sub(FOOTER_LEN as u64);
+    let data = read_block(file, path, h, footer_at, props_at)?;
+    let list = decode_range_del_block(data, path, h.offset)?;
+    if list.len() as u64 != props.num_range_deletions {
+        return Err(Error::corruption(
+            &**path,
+            props_at,
+            format!(
+                "properties say range_deletions = {}, the range-deletion block has {}",
+                props.num_range_deletions,
+                list.len()
+            ),
+        ));
+    }
+    Ok(list)
 }

@@ -123,6 +123,19 @@ impl Db {
                 inner: MergingIterator::new(mems),
                 seq,
             });
+            // The memtables' range tombstones up to `seq`.
+            let mem_tombstones = {
+                let all: Vec<_> = std::iter::once(&sv.mem)
+                    .chain(sv.imm.iter().map(|i| &i.mem))
+                    .filter_map(|m| m.range_tombstones())
+                    .collect();
+                let upto: Vec<_> = all
+                    .iter()
+                    .flat_map(|t| t.tombstones())
+                    .filter(|t| t.seq <= seq)
+                    .collect();
+                (!upto.is_empty()).then(|| Arc::new(shale_core::FragmentedTombstones::new(upto)))
+            };
             let opts = ks.options();
             let number = vs.new_file_number();
             if let Some(meta) = build_table(
@@ -137,7 +150,9 @@ impl Db {
                     merge: opts.merge_operator.clone(),
                     compaction_filter: None,
                     bottommost: false,
-                },
+                    tombstones: None,
+                }
+                .with_tombstones(mem_tombstones),
             )? {
                 edit.new_files.push((0, meta));
             }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use shale_compaction::Compaction;
-use shale_core::MergingIterator;
 use shale_core::iter::BoxedIterator;
+use shale_core::{FragmentedTombstones, MergingIterator};
 use shale_manifest::{FileMeta, VersionEdit};
 use shale_sstable::TableBuilder;
 
@@ -101,20 +101,62 @@ impl DbInner {
         Ok(Box::new(MergingIterator::new(children)))
     }
 
+    /// The range tombstones of every input table of `c`.
+    fn compaction_tombstones(&self, c: &Compaction) -> Result<Option<Arc<FragmentedTombstones>>> {
+        let mut sets = Vec::new();
+        for f in c.input_files() {
+            sets.extend(self.tables.get(f.number)?.range_tombstones());
+        }
+        Ok(match sets.as_slice() {
+            [] => None,
+            [only] => Some(Arc::clone(only)),
+            many => Some(Arc::new(FragmentedTombstones::merged(
+                many.iter().map(|s| &**s),
+            ))),
+        })
+    }
+
     /// Writes the compaction's output tables; on error, removes what it wrote.
+    ///
+    /// Range tombstones are cut at the file boundaries: a file ending with user key
+    /// `k` covers the key space up to `k ‖ 0x00` (exclusive) and the next starts
+    /// there, so the files of a level partition the tombstones without gaps or
+    /// overlaps.
     fn write_compaction_outputs(
         &self,
         ks: &Ks,
         c: &Compaction,
     ) -> Result<(Vec<FileMeta>, Vec<crate::gc::PendingOutput<'_>>)> {
-        let mut it = crate::merge::OutputFilter::for_ks(self, ks, c.bottommost)
-            .apply(self.compaction_input(c)?);
+        let filter = crate::merge::OutputFilter::for_ks(self, ks, c.bottommost)
+            .with_tombstones(self.compaction_tombstones(c)?);
+        let tombstones = filter.output_tombstones();
+        let mut it = filter.apply(self.compaction_input(c)?);
         let table_options = ks.options().table_options();
         let mut splitter = c.output_splitter();
         let mut outputs: Vec<FileMeta> = Vec::new();
         let mut guards = Vec::new();
         let mut current: Option<(u64, TableBuilder)> = None;
+        // The current file's share of the key space starts here (None: unbounded).
+        let mut lower: Option<Vec<u8>> = None;
+        let mut last_user_key: Vec<u8> = Vec::new();
         let result = (|| -> Result<()> {
+            let mut new_file = || -> Result<(u64, TableBuilder)> {
+                let number = self.new_file_number();
+                guards.push(self.protect_output(number));
+                let path = table_path(&self.path, number);
+                let file = self.opts.fs.create(&path)?;
+                Ok((number, TableBuilder::new(file, path, table_options)))
+            };
+            let finish = |number: u64,
+                          mut b: TableBuilder,
+                          lo: Option<&[u8]>,
+                          hi: Option<&[u8]>|
+             -> Result<FileMeta> {
+                for t in tombstones.clipped(lo, hi) {
+                    b.add_range_tombstone(&t)?;
+                }
+                Ok(file_meta(number, &b.finish()?))
+            };
             it.seek_to_first();
             while it.valid() {
                 if self.is_shutting_down() {
@@ -128,23 +170,26 @@ impl DbInner {
                 if splitter.should_start_new_file(it.key(), size)
                     && let Some((number, b)) = current.take()
                 {
-                    outputs.push(file_meta(number, &b.finish()?));
+                    let upper = [last_user_key.as_slice(), &[0]].concat();
+                    outputs.push(finish(number, b, lower.as_deref(), Some(&upper))?);
+                    lower = Some(upper);
                 }
                 if current.is_none() {
-                    let number = self.new_file_number();
-                    guards.push(self.protect_output(number));
-                    let path = table_path(&self.path, number);
-                    let file = self.opts.fs.create(&path)?;
-                    current = Some((number, TableBuilder::new(file, path, table_options)));
+                    current = Some(new_file()?);
                 }
                 if let Some((_, b)) = current.as_mut() {
                     b.add(it.key(), it.value())?;
                 }
+                last_user_key.clear();
+                last_user_key.extend_from_slice(shale_core::key::user_key(it.key()));
                 it.next();
             }
             it.status()?;
+            if current.is_none() && !tombstones.clipped(lower.as_deref(), None).is_empty() {
+                current = Some(new_file()?);
+            }
             if let Some((number, b)) = current.take() {
-                outputs.push(file_meta(number, &b.finish()?));
+                outputs.push(finish(number, b, lower.as_deref(), None)?);
             }
             Ok(())
         })();

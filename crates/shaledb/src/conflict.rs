@@ -11,12 +11,21 @@ use crate::keyspace::Ks;
 use crate::{Error, Result};
 
 impl DbInner {
-    /// The seqno of the newest version (value, tombstone or operand) of `key`, if any.
+    /// The seqno of the newest write to `key` (value, tombstone, operand or a range
+    /// tombstone over it), if any.
     pub(crate) fn newest_seqno(&self, ks: &Ks, key: &[u8]) -> Result<Option<SeqNo>> {
         let sv = ks.super_version();
-        let found = self.newest_version(&sv, &LookupKey::new(key, MAX_SEQNO));
+        let found = (|| {
+            let point = self
+                .newest_version(&sv, &LookupKey::new(key, MAX_SEQNO))?
+                .map(|v| v.seq);
+            let range = sv
+                .range_tombstones(&self.tables)?
+                .and_then(|t| t.max_covering_seq(key, MAX_SEQNO));
+            Ok(point.max(range))
+        })();
         self.release_super_version(sv);
-        Ok(found?.map(|v| v.seq))
+        found
     }
 
     /// The first user key in `(lo, hi)` with a version newer than `after`, if any.
@@ -29,6 +38,26 @@ impl DbInner {
     ) -> Result<Option<Vec<u8>>> {
         let sv = ks.super_version();
         let result = (|| {
+            // A range tombstone written after `after` that overlaps the range.
+            if let Some(tombs) = sv.range_tombstones(&self.tables)? {
+                for f in tombs.fragments() {
+                    let starts_below_hi = match hi {
+                        Bound::Included(h) => f.start.as_ref() <= h,
+                        Bound::Excluded(h) => f.start.as_ref() < h,
+                        Bound::Unbounded => true,
+                    };
+                    let ends_above_lo = match lo {
+                        Bound::Included(l) | Bound::Excluded(l) => f.end.as_ref() > l,
+                        Bound::Unbounded => true,
+                    };
+                    if starts_below_hi
+                        && ends_above_lo
+                        && f.seqs.first().is_some_and(|&s| s > after)
+                    {
+                        return Ok(Some(f.start.to_vec()));
+                    }
+                }
+            }
             let mut it = MergingIterator::new(sv.iterators(&self.tables)?);
             match lo {
                 Bound::Included(k) | Bound::Excluded(k) => {

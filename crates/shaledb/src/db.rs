@@ -296,7 +296,7 @@ fn with_default_ttl(batch: &WriteBatch, targets: &[Arc<Ks>], now_ms: u64) -> Res
 }
 
 /// Range tombstones are accepted only once every read path honours them.
-const RANGE_DELETES_ENABLED: bool = false;
+const RANGE_DELETES_ENABLED: bool = true;
 
 /// Rejects a key or value over the engine's limits.
 pub(crate) fn check_entry_sizes(key: &[u8], value: &[u8]) -> Result<()> {
@@ -458,16 +458,17 @@ impl DbInner {
         edit.last_seqno = Some(self.visible_seq().max(vs.last_seqno()));
         vs.log_and_apply(edit)?;
         let version = vs.current(ks.id);
-        self.install_super_version(ks, |sv| SuperVersion {
-            mem: Arc::clone(&sv.mem),
-            log_number: sv.log_number,
-            imm: sv
-                .imm
-                .iter()
-                .filter(|i| flushed.is_none_or(|f| !Arc::ptr_eq(i, f)))
-                .cloned()
-                .collect(),
-            version,
+        self.install_super_version(ks, |sv| {
+            SuperVersion::new(
+                Arc::clone(&sv.mem),
+                sv.log_number,
+                sv.imm
+                    .iter()
+                    .filter(|i| flushed.is_none_or(|f| !Arc::ptr_eq(i, f)))
+                    .cloned()
+                    .collect(),
+                version,
+            )
         });
         Ok(())
     }
@@ -507,14 +508,23 @@ impl DbInner {
     }
 
     fn get_in(&self, ks: &Ks, sv: &SuperVersion, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+        // The newest range tombstone over the key that the reader sees: any older
+        // version is deleted by it.
+        let covered_below = sv
+            .range_tombstones(&self.tables)?
+            .and_then(|t| t.max_covering_seq(key, seq))
+            .unwrap_or(0);
         let Some(found) = self.newest_version(sv, &LookupKey::new(key, seq))? else {
             return Ok(None);
         };
+        if found.seq < covered_below {
+            return Ok(None);
+        }
         match found.kind {
             ValueKind::Value => Ok(Some(found.value)),
             ValueKind::Delete | ValueKind::RangeDelete => Ok(None),
             ValueKind::ValueWithExpiry => self.unexpired(found.value, || found.source.clone()),
-            ValueKind::Merge => self.get_merged(ks, sv, key, seq),
+            ValueKind::Merge => self.get_merged(ks, sv, key, seq, covered_below),
         }
     }
 
@@ -567,13 +577,15 @@ impl DbInner {
     }
 
     /// A key whose newest visible version is a merge operand: walks its versions
-    /// across every source, newest first, down to the base, and combines them.
+    /// across every source, newest first, down to the base (or to a version older
+    /// than `covered_below`, deleted by a range tombstone), and combines them.
     fn get_merged(
         &self,
         ks: &Ks,
         sv: &SuperVersion,
         key: &[u8],
         seq: SeqNo,
+        covered_below: SeqNo,
     ) -> Result<Option<Bytes>> {
         let now = self.opts.clock.now_ms();
         let mut it = shale_core::MergingIterator::new(sv.iterators(&self.tables)?);
@@ -588,7 +600,7 @@ impl DbInner {
                     "malformed internal key",
                 ));
             };
-            if p.user_key != key {
+            if p.user_key != key || p.seq < covered_below {
                 break;
             }
             let value = Bytes::copy_from_slice(it.value());

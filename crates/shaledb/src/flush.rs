@@ -26,9 +26,10 @@ pub(crate) fn build_table(
     filter: OutputFilter,
 ) -> Result<Option<FileMeta>> {
     let path = table_path(dir, number);
+    let tombstones = filter.output_tombstones();
     let mut it = filter.apply(input);
     it.seek_to_first();
-    if !it.valid() {
+    if !it.valid() && tombstones.is_empty() {
         it.status()?;
         return Ok(None);
     }
@@ -40,6 +41,9 @@ pub(crate) fn build_table(
             it.next();
         }
         it.status()?;
+        for t in tombstones.tombstones() {
+            builder.add_range_tombstone(&t)?;
+        }
         builder.finish()
     })();
     match result {
@@ -79,7 +83,7 @@ impl DbInner {
             number,
             ks.options().table_options(),
             Box::new(imm.mem.iter()),
-            OutputFilter::for_ks(self, ks, false),
+            OutputFilter::for_ks(self, ks, false).with_tombstones(imm.mem.range_tombstones()),
         )?;
         let written = meta.as_ref().map_or(0, |m| m.size);
         self.opts.fs.sync_dir(&self.path)?;

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use shale_core::iter::BoxedIterator;
 use shale_core::key::{self, TRAILER_LEN, parse_internal_key};
-use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind};
+use shale_core::{
+    FragmentedTombstones, InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind,
+};
 
 use crate::keyspace::Ks;
 use crate::snapshot::Snapshot;
@@ -109,6 +111,10 @@ pub struct DbIterator {
     done: bool,
     /// TTL expiry is judged at this time for the whole scan.
     now_ms: u64,
+    /// The range tombstones this scan honours (`None`: there are none).
+    tombstones: Option<Arc<FragmentedTombstones>>,
+    /// Why the tombstones could not be read, reported by the first step.
+    setup_error: Option<Error>,
 }
 
 impl std::fmt::Debug for DbIterator {
@@ -123,8 +129,15 @@ impl std::fmt::Debug for DbIterator {
 impl DbIterator {
     pub(crate) fn new(snapshot: Snapshot, ks: Arc<Ks>, range: KeyRange) -> Self {
         let now_ms = snapshot.db.inner.opts.clock.now_ms();
+        let sv = ks.super_version();
+        let (tombstones, setup_error) = match sv.range_tombstones(&snapshot.db.inner.tables) {
+            Ok(t) => (t, None),
+            Err(e) => (None, Some(e)),
+        };
         DbIterator {
-            sv: Some(ks.super_version()),
+            tombstones,
+            setup_error,
+            sv: Some(sv),
             ks,
             snapshot,
             range,
@@ -138,6 +151,9 @@ impl DbIterator {
     }
 
     fn internal(&self) -> Result<BoxedIterator> {
+        if let Some(e) = &self.setup_error {
+            return Err(e.clone());
+        }
         let Some(sv) = &self.sv else {
             return Err(Error::invalid("iterator used while being dropped"));
         };
@@ -147,6 +163,13 @@ impl DbIterator {
 
     fn seq(&self) -> SeqNo {
         self.snapshot.seqno()
+    }
+
+    /// True if the version of `key` at `seq` is deleted by a visible range tombstone.
+    fn covered(&self, key: &[u8], seq: SeqNo) -> bool {
+        self.tombstones
+            .as_ref()
+            .is_some_and(|t| t.covers(key, seq, self.seq()))
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {
@@ -190,6 +213,10 @@ impl DbIterator {
                 continue;
             }
             cursor.skip = Some(p.user_key.to_vec());
+            if self.covered(p.user_key, p.seq) {
+                cursor.it.next();
+                continue;
+            }
             if p.kind == ValueKind::Merge {
                 let user_key = Bytes::copy_from_slice(p.user_key);
                 break Some(self.merged_forward(&mut cursor, user_key));
@@ -252,6 +279,10 @@ impl DbIterator {
             let mut operands: Vec<Bytes> = Vec::new();
             while cursor.it.valid() && key::user_key(cursor.it.key()) == user_key.as_slice() {
                 match parse_internal_key(cursor.it.key()) {
+                    Some(v) if v.seq <= seq && self.covered(&user_key, v.seq) => {
+                        newest = Some((ValueKind::Delete, Bytes::new()));
+                        operands.clear();
+                    }
                     Some(v) if v.seq <= seq => {
                         let value = Bytes::copy_from_slice(cursor.it.value());
                         if v.kind == ValueKind::Merge {
@@ -304,9 +335,13 @@ impl DbIterator {
         let mut base = None;
         cursor.it.next();
         while cursor.it.valid() && key::user_key(cursor.it.key()) == user_key.as_ref() {
-            let kind = parse_internal_key(cursor.it.key())
-                .map(|p| p.kind)
+            let (kind, seq) = parse_internal_key(cursor.it.key())
+                .map(|p| (p.kind, p.seq))
                 .ok_or_else(|| malformed(cursor.it.key()))?;
+            if self.covered(&user_key, seq) {
+                // Deleted by a range tombstone: the operands apply to nothing.
+                break;
+            }
             let value = Bytes::copy_from_slice(cursor.it.value());
             cursor.it.next();
             if kind == ValueKind::Merge {

@@ -64,12 +64,12 @@ impl Ks {
             id,
             name,
             opts: RwLock::new(Arc::new(opts)),
-            sv: RwLock::new(Arc::new(SuperVersion {
-                mem: Arc::new(MemTable::new()),
+            sv: RwLock::new(Arc::new(SuperVersion::new(
+                Arc::new(MemTable::new()),
                 log_number,
-                imm: Vec::new(),
+                Vec::new(),
                 version,
-            })),
+            ))),
             dropped: AtomicBool::new(false),
         }
     }

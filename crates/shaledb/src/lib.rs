@@ -41,6 +41,7 @@ mod level_iter;
 mod merge;
 mod open;
 mod options;
+mod range_del_filter;
 mod snapshot;
 mod stall;
 mod stats;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use shale_compaction::CompactionIterator;
 use shale_core::key::parse_internal_key;
-use shale_core::{Error, MergeOperator, Result, SeqNo, ValueKind};
+use shale_core::{Error, FragmentedTombstones, MergeOperator, Result, SeqNo, ValueKind};
 
 /// The base a chain of operands lands on.
 #[derive(Debug, Clone)]
@@ -93,6 +93,8 @@ pub(crate) struct OutputFilter {
     pub merge: Option<Arc<dyn MergeOperator>>,
     pub compaction_filter: Option<Arc<dyn crate::CompactionFilter>>,
     pub bottommost: bool,
+    /// The job's range tombstones: entries they delete for every reader are dropped.
+    pub tombstones: Option<Arc<FragmentedTombstones>>,
 }
 
 impl OutputFilter {
@@ -109,11 +111,36 @@ impl OutputFilter {
             merge: opts.merge_operator.clone(),
             compaction_filter: opts.compaction_filter.clone(),
             bottommost,
+            tombstones: None,
+        }
+    }
+
+    /// The same filter, honouring `tombstones` (if any).
+    pub(crate) fn with_tombstones(mut self, tombstones: Option<Arc<FragmentedTombstones>>) -> Self {
+        self.tombstones = tombstones.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// The range tombstones the output must hold.
+    pub(crate) fn output_tombstones(&self) -> FragmentedTombstones {
+        match &self.tombstones {
+            Some(t) => {
+                crate::range_del_filter::output_tombstones(t, &self.snapshots, self.bottommost)
+            }
+            None => FragmentedTombstones::default(),
         }
     }
 
     /// `input` filtered.
     pub(crate) fn apply(self, input: shale_core::iter::BoxedIterator) -> MergeCollapse {
+        let input: shale_core::iter::BoxedIterator = match self.tombstones {
+            Some(t) => Box::new(crate::range_del_filter::RangeDelFilter::new(
+                input,
+                t,
+                self.snapshots.clone(),
+            )),
+            None => input,
+        };
         let inner = CompactionIterator::new(input, self.snapshots.clone(), self.bottommost)
             .with_expiry_clock(self.now_ms);
         let mut out = MergeCollapse::new(

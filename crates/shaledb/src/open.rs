@@ -323,7 +323,9 @@ impl<'a> Replay<'a> {
                 merge: ks.opts.merge_operator.clone(),
                 compaction_filter: ks.opts.compaction_filter.clone(),
                 bottommost: false,
-            },
+                tombstones: None,
+            }
+            .with_tombstones(ks.mem.range_tombstones()),
         )? {
             ks.new_files.push(meta);
         }

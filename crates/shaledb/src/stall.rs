@@ -258,15 +258,18 @@ impl DbInner {
         let sv = ks.super_version();
         if sv.mem.is_empty() {
             // Nothing to flush; its writes simply continue in the new WAL.
-            self.install_super_version(ks, |cur| SuperVersion {
-                mem: Arc::clone(&cur.mem),
-                log_number: if cur.mem.is_empty() {
+            self.install_super_version(ks, |cur| {
+                let log = if cur.mem.is_empty() {
                     log_number
                 } else {
                     cur.log_number
-                },
-                imm: cur.imm.clone(),
-                version: Arc::clone(&cur.version),
+                };
+                SuperVersion::new(
+                    Arc::clone(&cur.mem),
+                    log,
+                    cur.imm.clone(),
+                    Arc::clone(&cur.version),
+                )
             });
             return false;
         }
@@ -277,12 +280,12 @@ impl DbInner {
             });
             let mut imm = vec![frozen];
             imm.extend(cur.imm.iter().cloned());
-            SuperVersion {
-                mem: Arc::new(MemTable::new()),
+            SuperVersion::new(
+                Arc::new(MemTable::new()),
                 log_number,
                 imm,
-                version: Arc::clone(&cur.version),
-            }
+                Arc::clone(&cur.version),
+            )
         });
         tracing::debug!(keyspace = %ks.name, wal = log_number, "memtable frozen");
         true

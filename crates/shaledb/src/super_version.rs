@@ -1,6 +1,8 @@
 //! [`SuperVersion`]: everything a read needs, swapped atomically as one `Arc`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use shale_core::FragmentedTombstones;
 
 use shale_core::iter::BoxedIterator;
 use shale_manifest::Version;
@@ -24,13 +26,66 @@ pub(crate) struct Immutable {
 #[derive(Debug)]
 pub(crate) struct SuperVersion {
     pub mem: Arc<MemTable>,
-    /// The WAL the active memtable's writes go to.
+    /// The first WAL that may hold the active memtable's writes.
     pub log_number: u64,
     pub imm: Vec<Arc<Immutable>>,
     pub version: Arc<Version>,
+    /// The range tombstones of the frozen memtables and every table, fragmented once
+    /// on first use (they never change for this super version).
+    frozen_tombstones: OnceLock<Arc<FragmentedTombstones>>,
 }
 
 impl SuperVersion {
+    pub(crate) fn new(
+        mem: Arc<MemTable>,
+        log_number: u64,
+        imm: Vec<Arc<Immutable>>,
+        version: Arc<Version>,
+    ) -> Self {
+        SuperVersion {
+            mem,
+            log_number,
+            imm,
+            version,
+            frozen_tombstones: OnceLock::new(),
+        }
+    }
+
+    /// Every range tombstone a reader of this super version must honour — the
+    /// frozen sources' (computed once) and the active memtable's as of now — or
+    /// `None` when there is none (the common case, at the cost of one atomic load).
+    pub(crate) fn range_tombstones(
+        &self,
+        tables: &TableCache,
+    ) -> Result<Option<Arc<FragmentedTombstones>>> {
+        let frozen = match self.frozen_tombstones.get() {
+            Some(f) => Arc::clone(f),
+            None => {
+                let mut sets: Vec<Arc<FragmentedTombstones>> = Vec::new();
+                for imm in &self.imm {
+                    sets.extend(imm.mem.range_tombstones());
+                }
+                for f in self.version.levels().iter().flatten() {
+                    sets.extend(tables.get(f.number)?.range_tombstones());
+                }
+                let merged = match sets.as_slice() {
+                    [] => Arc::new(FragmentedTombstones::default()),
+                    [only] => Arc::clone(only),
+                    many => Arc::new(FragmentedTombstones::merged(many.iter().map(|s| &**s))),
+                };
+                Arc::clone(self.frozen_tombstones.get_or_init(|| merged))
+            }
+        };
+        Ok(match (self.mem.range_tombstones(), frozen.is_empty()) {
+            (None, true) => None,
+            (None, false) => Some(frozen),
+            (Some(active), true) => Some(active),
+            (Some(active), false) => {
+                Some(Arc::new(FragmentedTombstones::merged([&*active, &*frozen])))
+            }
+        })
+    }
+
     /// Iterators over every source, newest first: memtables, L0 tables, one lazy
     /// iterator per deeper level.
     pub(crate) fn iterators(&self, tables: &Arc<TableCache>) -> Result<Vec<BoxedIterator>> {

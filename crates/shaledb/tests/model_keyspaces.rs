@@ -18,7 +18,7 @@ use shaledb::{
 /// The keyspace slots: 0 is `default`, 1 and 2 may be dropped and re-created.
 const NAMES: [&str; 3] = ["default", "a", "b"];
 const T0: u64 = 1_800_000_000_000;
-const RANGE_DELETES: bool = false;
+const RANGE_DELETES: bool = true;
 
 /// A stored value and its absolute expiry, if any.
 type Entry = (Vec<u8>, Option<u64>);
@@ -364,7 +364,7 @@ fn run(ops: Vec<Op>) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 150,
+        cases: 256,
         failure_persistence: None,
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x6B5),

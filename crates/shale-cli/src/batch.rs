@@ -15,12 +15,12 @@
 
 use std::io::{BufRead, Write};
 
-use shaledb::{Db, Result, WriteOptions};
+use shaledb::{Keyspace, Result, WriteOptions};
 
 use crate::encoding::{decode, encode};
 
 /// Runs the line protocol until end of input.
-pub fn run(db: &Db, sync: bool, hex: bool) -> Result<()> {
+pub fn run(db: &Keyspace, sync: bool, hex: bool) -> Result<()> {
     let wo = WriteOptions { sync };
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
@@ -39,7 +39,7 @@ pub fn run(db: &Db, sync: bool, hex: bool) -> Result<()> {
     Ok(())
 }
 
-fn answer(db: &Db, line: &str, wo: &WriteOptions, hex: bool) -> Result<Vec<u8>> {
+fn answer(db: &Keyspace, line: &str, wo: &WriteOptions, hex: bool) -> Result<Vec<u8>> {
     let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
     match cmd {
         "put" => {

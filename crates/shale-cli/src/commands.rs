@@ -26,16 +26,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         opts.max_bytes_for_level_base = opts.max_bytes_for_level_base.min(n.saturating_mul(4));
     }
     let open = || Db::open(&cli.db, opts.clone());
+    let name = cli.keyspace.clone();
+    // Writes create the keyspace; reads of a missing one are an error, not a creation.
+    let writable = || open()?.keyspace(&name);
+    let readable = || {
+        let db = open()?;
+        if !db.list_keyspaces().contains(&name) {
+            return Err(Error::NotFound(format!("keyspace {name:?}").into()));
+        }
+        db.keyspace(&name)
+    };
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Put { key, value, sync } => {
-            open()?.put_opt(
+            writable()?.put_opt(
                 decode(&key, hex)?,
                 decode(&value, hex)?,
                 &WriteOptions { sync },
             )?;
         }
-        Command::Get { key } => match open()?.get(decode(&key, hex)?)? {
+        Command::Get { key } => match readable()?.get(decode(&key, hex)?)? {
             Some(v) => {
                 out.write_all(&encode(&v, hex)).map_err(stdout_err)?;
                 out.write_all(b"\n").map_err(stdout_err)?;
@@ -46,8 +56,36 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Delete { key, sync } => {
-            open()?.delete_opt(decode(&key, hex)?, &WriteOptions { sync })?;
+            writable()?.delete_opt(decode(&key, hex)?, &WriteOptions { sync })?;
         }
+        Command::DeleteRange {
+            from,
+            to,
+            prefix,
+            sync,
+        } => {
+            let ks = writable()?;
+            match prefix {
+                Some(p) => ks.delete_prefix(decode(&p, hex)?)?,
+                None => {
+                    use std::ops::Bound;
+                    let from = from.map(|f| decode(&f, hex)).transpose()?;
+                    let to = to.map(|t| decode(&t, hex)).transpose()?;
+                    let lo = from.map_or(Bound::Unbounded, Bound::Included);
+                    let hi = to.map_or(Bound::Unbounded, Bound::Excluded);
+                    ks.delete_range::<Vec<u8>, _>((lo, hi))?;
+                }
+            }
+            if sync {
+                ks.db().sync_wal()?;
+            }
+        }
+        Command::Keyspaces => {
+            for name in open()?.list_keyspaces() {
+                writeln!(out, "{name}").map_err(stdout_err)?;
+            }
+        }
+        Command::DropKeyspace { name } => open()?.drop_keyspace(&name)?,
         Command::Scan {
             from,
             to,
@@ -55,7 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             reverse,
             limit,
         } => {
-            let db = open()?;
+            let db = readable()?;
             let iter = match prefix {
                 Some(p) => db.prefix(decode(&p, hex)?),
                 None => {
@@ -82,7 +120,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Batch { sync } => {
             drop(out);
-            crate::batch::run(&open()?, sync, hex)?;
+            crate::batch::run(&writable()?, sync, hex)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::DumpWal { file } => {
@@ -119,9 +157,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "{s}").map_err(stdout_err)?;
         }
         Command::Compact => {
-            let db = open()?;
+            let ks = readable()?;
+            let db = ks.db();
             let before = db.stats();
-            db.compact_range::<&[u8], _>(..)?;
+            ks.compact_range::<&[u8], _>(..)?;
             let after = db.stats();
             writeln!(
                 out,

@@ -27,6 +27,10 @@ struct Cli {
     /// Target size in bytes of tables written by compaction (default 64 MiB).
     #[arg(long, global = true, value_name = "BYTES")]
     target_file_size: Option<u64>,
+    /// The keyspace that put/get/delete/delete-range/scan/batch/compact act on
+    /// (created by writes if missing; reads of a missing one fail).
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    keyspace: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +59,28 @@ enum Command {
         /// fsync before returning.
         #[arg(long)]
         sync: bool,
+    },
+    /// Delete every key in [--from, --to) or with --prefix, as one range tombstone.
+    DeleteRange {
+        /// First key deleted (inclusive; default: the first key).
+        #[arg(long)]
+        from: Option<String>,
+        /// First key kept after the range (exclusive; default: to the end).
+        #[arg(long)]
+        to: Option<String>,
+        /// Every key with this prefix.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        prefix: Option<String>,
+        /// fsync before returning.
+        #[arg(long)]
+        sync: bool,
+    },
+    /// List the keyspaces.
+    Keyspaces,
+    /// Drop keyspace NAME and all its data.
+    DropKeyspace {
+        /// The keyspace.
+        name: String,
     },
     /// Print `key<TAB>value` lines in key order.
     Scan {

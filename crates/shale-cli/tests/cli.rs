@@ -266,3 +266,67 @@ fn compact_stats_dump_and_check() {
         "{report}"
     );
 }
+
+#[test]
+fn keyspaces_and_range_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path();
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        assert!(
+            shale(db, &["--keyspace", "items", "put", k, v])
+                .status
+                .success()
+        );
+    }
+    assert!(shale(db, &["put", "a", "default"]).status.success());
+    assert_eq!(stdout(&shale(db, &["keyspaces"])), "default\nitems\n");
+    assert_eq!(
+        stdout(&shale(db, &["--keyspace", "items", "scan"])),
+        "a\t1\nb\t2\nc\t3\n"
+    );
+    assert_eq!(stdout(&shale(db, &["scan"])), "a\tdefault\n");
+    let missing = shale(db, &["--keyspace", "nope", "get", "a"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "a read does not create a keyspace"
+    );
+    assert!(stderr(&missing).contains("nope"), "{}", stderr(&missing));
+    assert_eq!(stdout(&shale(db, &["keyspaces"])), "default\nitems\n");
+
+    let o = shale(
+        db,
+        &[
+            "--keyspace",
+            "items",
+            "delete-range",
+            "--from",
+            "a",
+            "--to",
+            "c",
+            "--sync",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&shale(db, &["--keyspace", "items", "scan"])),
+        "c\t3\n"
+    );
+    assert!(
+        shale(db, &["--keyspace", "items", "compact"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&shale(db, &["--keyspace", "items", "scan"])),
+        "c\t3\n"
+    );
+    assert!(shale(db, &["check"]).status.success());
+
+    assert!(shale(db, &["drop-keyspace", "items"]).status.success());
+    assert_eq!(stdout(&shale(db, &["keyspaces"])), "default\n");
+    assert_eq!(
+        shale(db, &["drop-keyspace", "default"]).status.code(),
+        Some(2)
+    );
+}

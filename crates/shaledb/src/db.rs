@@ -458,6 +458,10 @@ impl DbInner {
         edit.last_seqno = Some(self.visible_seq().max(vs.last_seqno()));
         vs.log_and_apply(edit)?;
         let version = vs.current(ks.id);
+        if cfg!(debug_assertions) {
+            // Test builds check the tree after every flush and compaction.
+            self.check_lsm(&version, vs.last_seqno())?;
+        }
         self.install_super_version(ks, |sv| {
             SuperVersion::new(
                 Arc::clone(&sv.mem),
@@ -470,6 +474,36 @@ impl DbInner {
                 version,
             )
         });
+        Ok(())
+    }
+
+    /// The LSM invariants of `version`: levels sorted and (below L0) non-overlapping,
+    /// key and seqno ranges well-formed and not past `last_seqno`, every file present
+    /// on disk. A violation is a `Corruption` naming the manifest.
+    pub(crate) fn check_lsm(&self, version: &Version, last_seqno: SeqNo) -> Result<()> {
+        version.check_invariants()?;
+        for (level, files) in version.levels().iter().enumerate() {
+            for f in files {
+                let path = crate::filenames::table_path(&self.path, f.number);
+                let problem = if f.largest_seqno > last_seqno {
+                    Some(format!(
+                        "holds seqno {} above the last seqno {last_seqno}",
+                        f.largest_seqno
+                    ))
+                } else if !self.opts.fs.exists(&path) {
+                    Some("is referenced but missing".to_owned())
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    return Err(Error::corruption(
+                        "MANIFEST",
+                        0,
+                        format!("LSM invariant: table {} at L{level} {p}", f.number),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 

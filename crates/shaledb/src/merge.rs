@@ -330,24 +330,28 @@ impl MergeCollapse {
         } else {
             (run, Base::Absent)
         };
+        // Operands do not inherit a base's expiry: once the base expires, readers apply
+        // them to nothing. So a run over a still-live expiring base stays as it is (a
+        // collapsed value would have to carry one expiry or none, and either would
+        // read differently from the operands once the base expires).
+        if matches!(
+            base,
+            Base::Value {
+                expiry: Some(_),
+                ..
+            }
+        ) {
+            return None;
+        }
         let newest: Vec<Bytes> = operands
             .iter()
             .map(|e| Bytes::copy_from_slice(&e.1))
             .collect();
         let merged = resolve(Some(op), user_key, &base, &newest).ok()?;
         let seq = parse_internal_key(&run.first()?.0)?.seq;
-        Some(match base {
-            Base::Value {
-                expiry: Some(expiry),
-                ..
-            } => (
-                shale_core::key::make_internal_key(user_key, seq, ValueKind::ValueWithExpiry),
-                shale_core::ttl::encode(expiry, &merged),
-            ),
-            _ => (
-                shale_core::key::make_internal_key(user_key, seq, ValueKind::Value),
-                merged.to_vec(),
-            ),
-        })
+        Some((
+            shale_core::key::make_internal_key(user_key, seq, ValueKind::Value),
+            merged.to_vec(),
+        ))
     }
 }

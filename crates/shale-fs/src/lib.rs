@@ -11,6 +11,9 @@
 //! * [`FaultFs`]: wraps any of them and injects faults per [`Rule`]s: `EIO`/`ENOSPC`
 //!   on any operation, short writes, bit flips on read, and fsyncgate (a failed fsync
 //!   that silently drops the unsynced data).
+//! * [`KillPointFs`]: wraps a `MemFs` (or a file system over one), names every
+//!   operation that changes files as a [`Site`] (`wal.append`, `current.rename`, ...),
+//!   counts hits per site and takes crash images at chosen hits (named kill points).
 //!
 //! # Durability model
 //!
@@ -23,6 +26,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // this crate *is* the seam
 
 mod fault;
+mod kill_points;
 mod mem;
 mod rng;
 mod std_fs;
@@ -33,6 +37,7 @@ use std::sync::Arc;
 pub use fault::{
     EIO, ENOSPC, Effect, ErrorKind, Fault, FaultFs, Op, OpRecord, Rule, RuleId, Trigger,
 };
+pub use kill_points::{Capture, FileOp, FileType, KillPoint, KillPointFs, Moment, Observer, Site};
 pub use mem::{CRASH_PAGE_SIZE, CrashPolicy, MemFs};
 pub use shale_core::{Error, Result};
 pub use std_fs::StdFs;

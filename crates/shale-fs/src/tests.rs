@@ -287,3 +287,14 @@ fn fault_fs_contract() {
     let tmp = tempfile::tempdir().unwrap();
     common_contract(&FaultFs::new(Arc::new(StdFs::new())), tmp.path());
 }
+
+#[test]
+fn kill_point_fs_contract() {
+    // A KillPointFs behaves exactly like what it wraps, and counts what it saw.
+    let kp = KillPointFs::new(MemFs::new());
+    common_contract(&kp, Path::new("/mem"));
+    assert!(kp.hits().values().sum::<u64>() > 0);
+    let mem = MemFs::new();
+    let over_fault = KillPointFs::wrap(Arc::new(FaultFs::with_mem(&mem)), mem);
+    common_contract(&over_fault, Path::new("/mem"));
+}

@@ -1,109 +1,48 @@
 //! Power loss at every sync point of a write + flush + compaction + manifest workload.
 //!
-//! A `FileSystem` wrapper around `MemFs` takes a `crash_clone()` — what a power loss at
-//! that instant would leave — just before and just after every `sync_data`,
-//! `sync_dir` and `rename` (the points where durability changes). Afterwards each
-//! clone is opened and checked: it must open without error, hold every write that was
-//! acknowledged as synced before the clone was taken, and hold nothing that was never
-//! written.
+//! A `KillPointFs` observer takes a `crash_clone()` — what a power loss at that instant
+//! would leave — just before and just after every `sync_data`, `sync_dir` and `rename`
+//! (the points where durability changes; `tests/kill_points.rs` covers every named
+//! site). Afterwards each clone is opened and checked: it must open without error, hold
+//! every write that was acknowledged as synced before the clone was taken, and hold
+//! nothing that was never written.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::tiny_lsm_options;
-use shale_fs::{FileLock, RandomAccessFile, WritableFile};
-use shaledb::{Db, FileSystem, MemFs, Options, Result, WriteOptions};
+use shale_fs::{CrashPolicy, FileOp, KillPointFs};
+use shaledb::{Db, MemFs, Options, WriteOptions};
 
-#[derive(Debug, Clone)]
-struct SyncPointFs {
-    inner: MemFs,
-    /// Number of writes acknowledged as durable so far.
-    durable: Arc<AtomicU64>,
-    clones: Arc<Mutex<Vec<(String, MemFs, u64)>>>,
-}
+/// A power-loss image taken at a kill point: where, and how many writes had been
+/// acknowledged as durable when it was taken.
+type Image = (String, MemFs, u64);
 
-impl SyncPointFs {
-    fn point(&self, what: String) {
-        let durable = self.durable.load(Ordering::SeqCst);
-        let clone = self.inner.crash_clone();
-        self.clones.lock().unwrap().push((what, clone, durable));
-    }
-}
-
-struct SyncPointFile {
-    fs: SyncPointFs,
-    inner: Box<dyn WritableFile>,
-    name: String,
-}
-
-impl WritableFile for SyncPointFile {
-    fn append(&mut self, data: &[u8]) -> Result<()> {
-        self.inner.append(data)
-    }
-    fn sync_data(&mut self) -> Result<()> {
-        self.fs.point(format!("before sync {}", self.name));
-        let r = self.inner.sync_data();
-        self.fs.point(format!("after sync {}", self.name));
-        r
-    }
-    fn len(&self) -> u64 {
-        self.inner.len()
-    }
-}
-
-impl FileSystem for SyncPointFs {
-    fn create_dir_all(&self, dir: &Path) -> Result<()> {
-        self.inner.create_dir_all(dir)
-    }
-    fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
-        Ok(Box::new(SyncPointFile {
-            fs: self.clone(),
-            inner: self.inner.create(path)?,
-            name: path.display().to_string(),
-        }))
-    }
-    fn open_append(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
-        self.inner.open_append(path)
-    }
-    fn open_read(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
-        self.inner.open_read(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
-        self.point(format!("before rename {}", to.display()));
-        let r = self.inner.rename(from, to);
-        self.point(format!("after rename {}", to.display()));
-        r
-    }
-    fn remove_file(&self, path: &Path) -> Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn hard_link(&self, original: &Path, link: &Path) -> Result<()> {
-        self.inner.hard_link(original, link)
-    }
-    fn list(&self, dir: &Path) -> Result<Vec<String>> {
-        self.inner.list(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn file_size(&self, path: &Path) -> Result<u64> {
-        self.inner.file_size(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> Result<()> {
-        self.point("before sync_dir".into());
-        let r = self.inner.sync_dir(dir);
-        self.point("after sync_dir".into());
-        r
-    }
-    fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>> {
-        self.inner.lock(path)
-    }
+/// Takes a `DropAllUnsynced` image just before and just after every `sync`,
+/// `sync_dir` and `rename` of any file (the points where durability changes), once per
+/// operation (a directory sync can hit several sites).
+fn observe_sync_points(fs: &KillPointFs, durable: &Arc<AtomicU64>) -> Arc<Mutex<Vec<Image>>> {
+    let images = Arc::new(Mutex::new(Vec::new()));
+    let (out, durable) = (images.clone(), durable.clone());
+    let seen = Mutex::new(BTreeSet::new());
+    fs.set_observer(move |p| {
+        if !matches!(p.site.op, FileOp::Sync | FileOp::SyncDir | FileOp::Rename) {
+            return;
+        }
+        if !seen.lock().unwrap().insert((p.op_seq, p.moment)) {
+            return;
+        }
+        let durable = durable.load(Ordering::SeqCst);
+        let image = p.crash_image(CrashPolicy::DropAllUnsynced, 0);
+        let what = format!("{:?} {} #{} {}", p.moment, p.site, p.hit, p.path.display());
+        out.lock().unwrap().push((what, image, durable));
+    });
+    images
 }
 
 /// One write of a key: its index in the workload and the value (`None`: a delete).
@@ -127,11 +66,9 @@ fn write(i: u64) -> (Vec<u8>, Option<Vec<u8>>) {
 fn power_loss_at_every_sync_point_loses_nothing_synced() {
     const WRITES: u64 = 1200;
     let mem = MemFs::new();
-    let fs = SyncPointFs {
-        inner: mem.clone(),
-        durable: Arc::new(AtomicU64::new(0)),
-        clones: Arc::new(Mutex::new(Vec::new())),
-    };
+    let fs = KillPointFs::new(mem.clone());
+    let durable = Arc::new(AtomicU64::new(0));
+    let images = observe_sync_points(&fs, &durable);
     {
         let opts = Options {
             fs: Arc::new(fs.clone()),
@@ -147,7 +84,7 @@ fn power_loss_at_every_sync_point_loses_nothing_synced() {
                 None => db.delete_opt(&k, &wo).unwrap(),
             }
             if sync {
-                fs.durable.store(i + 1, Ordering::SeqCst);
+                durable.store(i + 1, Ordering::SeqCst);
             }
         }
         db.compact_range::<&[u8], _>(..).unwrap();
@@ -164,11 +101,12 @@ fn power_loss_at_every_sync_point_loses_nothing_synced() {
         let (k, v) = write(i);
         history.entry(k).or_default().push((i, v));
     }
-    let clones = std::mem::take(&mut *fs.clones.lock().unwrap());
+    fs.clear_observer();
+    let clones = std::mem::take(&mut *images.lock().unwrap());
     assert!(clones.len() > 100, "only {} sync points", clones.len());
     let renames = clones
         .iter()
-        .filter(|(w, _, _)| w.contains("rename"))
+        .filter(|(w, _, _)| w.contains("current.rename"))
         .count();
     assert!(
         renames >= 4,
@@ -176,16 +114,12 @@ fn power_loss_at_every_sync_point_loses_nothing_synced() {
     );
     let mut kinds = BTreeMap::new();
     for (what, clone, durable) in &clones {
-        let file_kind = ["CURRENT", ".sst", ".log", "MANIFEST"]
-            .into_iter()
-            .find(|k| what.contains(k))
-            .unwrap_or("dir");
-        let op = what
+        let site = what
             .split_whitespace()
             .take(2)
             .collect::<Vec<_>>()
             .join(" ");
-        *kinds.entry(format!("{op} {file_kind}")).or_insert(0) += 1;
+        *kinds.entry(site).or_insert(0) += 1;
         let db = Db::open("/db", tiny_lsm_options(clone))
             .unwrap_or_else(|e| panic!("crash at '{what}' left a store that does not open: {e}"));
         let mut seen = 0;

@@ -1,15 +1,21 @@
 //! `shale-stress memfs`: the workload in-process on `MemFs`, with simulated power
 //! losses instead of SIGKILL.
 //!
-//! Each cycle opens the database on the current `MemFs`, runs the workers on threads
-//! of this process (the engine's flushes and compactions run on its own background
-//! threads), and at a seeded random point — after a random number of acknowledged
-//! writes, half of the time also waiting until a flush or compaction is pending —
-//! takes `MemFs::crash_clone_with(policy, seed)`: what a power loss at that instant
-//! would leave. (A clone rather than `crash_with` on the live file system: the dying
-//! `Db`'s background threads would otherwise keep creating files, even rewriting
-//! `CURRENT`, in the "after the crash" state, which a real power loss cannot do.)
-//! The old database is then stopped and dropped, the clone is opened and verified.
+//! Each cycle opens the database on the current `MemFs` wrapped in a
+//! [`KillPointFs`], runs the workers on threads of this process (the engine's flushes
+//! and compactions run on its own background threads), and after a random number of
+//! acknowledged writes takes a crash image with `MemFs::crash_clone_with(policy,
+//! seed)`: what a power loss at that instant would leave. Half of the cycles take it
+//! at once, wherever the workers and background threads happen to be; the other half
+//! arm a named kill point instead and take it at the `k`th next hit (`k` random in
+//! 1..=8), just before or just after the operation, of a site of background work — an
+//! `sst.*`, `manifest.*` or `current.*` site, or a WAL `create`, `close`, `remove` or
+//! `sync_dir` — so the crash lands inside a flush, a compaction, a WAL switch or a
+//! manifest write (falling back to "at once" if none comes within 50 ms). (A clone
+//! rather than `crash_with` on the live file system: the dying `Db`'s background
+//! threads would otherwise keep creating files, even rewriting `CURRENT`, in the
+//! "after the crash" state, which a real power loss cannot do.) The old database is
+//! then stopped and dropped, the clone is opened and verified.
 //!
 //! The model: the engine's WAL is one ordered stream, so after a power loss every
 //! thread's writes must be recovered as a prefix of the writes it issued, and that
@@ -22,13 +28,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shale_fs::CrashPolicy;
+use shale_fs::{CrashPolicy, FileOp, FileType, KillPoint, KillPointFs, Moment, Site};
 use shaledb::{Db, MemFs};
 
 use crate::expected_state::{ExpectedState, IN_FLIGHT, Slot, generation, make_word, observed_of};
@@ -107,6 +113,9 @@ pub struct MemfsTotals {
     /// Acknowledged but unsynced writes that the power losses took (allowed), counted
     /// with the longest prefix that explains the recovered state.
     pub unsynced_lost: u64,
+    /// Cycles whose crash image was taken at a named kill point of background work
+    /// (the others: at a random instant).
+    pub kill_point_crashes: u64,
 }
 
 /// The result of one cycle's model check.
@@ -118,6 +127,8 @@ struct CycleCheck {
     next: Vec<Slot>,
     /// Informational totals of this cycle.
     totals: MemfsTotals,
+    /// Where the crash image was taken, e.g. `After sst.sync #3`, or `at once`.
+    crash_at: String,
 }
 
 /// The observed state of key `k` as a word: what was found, keeping generations
@@ -304,17 +315,23 @@ pub fn memfs_command(cfg: &MemfsConfig) -> StressResult<(Summary, MemfsTotals)> 
         let policy = cfg.policy.policy(cycle);
         let crash_seed: u64 = rng.random();
         let target = rng.random_range(0..=cfg.max_writes_per_cycle);
-        let wait_busy = rng.random_bool(0.5);
+        // Same draws from `rng` as before kill points existed (so a seed still means
+        // the same targets, policies and crash seeds); the kill point comes from the
+        // crash seed.
+        let kill_point = rng
+            .random_bool(0.5)
+            .then(|| KillPointArm::from_seed(mix(crash_seed)));
         let worker_seed = mix(w.seed.wrapping_add(cycle));
         let before = summary;
         let mut problems = Vec::new();
+        let mut crash_at = String::new();
         let result = one_cycle(
             cfg,
             &fs,
             &start,
             worker_seed,
             target,
-            wait_busy,
+            kill_point,
             policy,
             crash_seed,
         );
@@ -327,6 +344,8 @@ pub fn memfs_command(cfg: &MemfsConfig) -> StressResult<(Summary, MemfsTotals)> 
                 totals.acked_writes += check.totals.acked_writes;
                 totals.synced_writes += check.totals.synced_writes;
                 totals.unsynced_lost += check.totals.unsynced_lost;
+                totals.kill_point_crashes += check.totals.kill_point_crashes;
+                crash_at = check.crash_at;
                 problems = check.problems;
                 fs = next_fs;
                 start = check.next;
@@ -340,7 +359,8 @@ pub fn memfs_command(cfg: &MemfsConfig) -> StressResult<(Summary, MemfsTotals)> 
         if !problems.is_empty() {
             eprintln!(
                 "cycle {cycle} (seed {}, policy {policy:?}, crash seed {crash_seed}, \
-                 worker seed {worker_seed}, {target} writes): lost +{} unexpected +{} corrupt +{}",
+                 worker seed {worker_seed}, {target} writes, crash {crash_at}): \
+                 lost +{} unexpected +{} corrupt +{}",
                 w.seed,
                 summary.lost - before.lost,
                 summary.unexpected - before.unexpected,
@@ -365,6 +385,144 @@ pub fn memfs_command(cfg: &MemfsConfig) -> StressResult<(Summary, MemfsTotals)> 
     Ok((summary, totals))
 }
 
+/// A crash at the `nth` next hit of a background-work kill point, at `moment`.
+#[derive(Debug, Clone, Copy)]
+struct KillPointArm {
+    nth: u64,
+    moment: Moment,
+}
+
+impl KillPointArm {
+    fn from_seed(x: u64) -> Self {
+        KillPointArm {
+            nth: 1 + x % 8,
+            moment: if (x >> 8) & 1 == 0 {
+                Moment::Before
+            } else {
+                Moment::After
+            },
+        }
+    }
+}
+
+/// The sites an armed crash waits for: background work (flush, compaction, manifest
+/// and `CURRENT` writes, obsolete file deletion) and WAL switches, not the WAL appends
+/// and syncs that crashes at a random instant land on anyway.
+fn is_background_site(site: Site) -> bool {
+    match site.file {
+        FileType::Sst | FileType::Manifest | FileType::Current => true,
+        FileType::Wal => matches!(
+            site.op,
+            FileOp::Create | FileOp::Close | FileOp::Remove | FileOp::SyncDir
+        ),
+        FileType::Dir | FileType::Other => false,
+    }
+}
+
+/// A crash image and where every thread was at its instant.
+struct Crash {
+    image: MemFs,
+    cuts: Vec<ThreadCut>,
+    at: String,
+}
+
+/// Takes a crash image with `take`, reading each thread's progress around it: what
+/// was synced and acknowledged before, what was issued after.
+fn capture(progress: &[Progress], take: impl FnOnce() -> MemFs, at: String) -> Crash {
+    let before: Vec<(u64, u64)> = progress
+        .iter()
+        .map(|p| {
+            (
+                p.synced_through.load(Ordering::SeqCst),
+                p.acked.load(Ordering::SeqCst),
+            )
+        })
+        .collect();
+    let image = take();
+    let cuts = progress
+        .iter()
+        .zip(before)
+        .map(|(p, (synced, acked))| ThreadCut {
+            synced,
+            issued: p.issued.load(Ordering::SeqCst),
+            acked,
+        })
+        .collect();
+    Crash { image, cuts, at }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The armed kill point of one cycle, shared by the driver and the observer.
+struct Trap {
+    /// Hits of background sites (at `moment`) still to come before the crash; `None`
+    /// when not armed, or once taken (by the observer or by the driver's fallback).
+    remaining: Mutex<Option<u64>>,
+    moment: Moment,
+    policy: CrashPolicy,
+    seed: u64,
+    progress: Arc<Vec<Progress>>,
+    crash: Mutex<Option<Crash>>,
+    taken: Condvar,
+}
+
+impl Trap {
+    /// Called at every kill point: takes the crash image at the armed hit.
+    fn observe(&self, p: &KillPoint<'_>) {
+        if p.moment != self.moment || !is_background_site(p.site) {
+            return;
+        }
+        {
+            let mut remaining = lock(&self.remaining);
+            match remaining.as_mut() {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    return;
+                }
+                Some(_) => *remaining = None,
+                None => return,
+            }
+        }
+        let at = format!("{:?} {} #{}", p.moment, p.site, p.hit);
+        let crash = capture(&self.progress, || p.crash_image(self.policy, self.seed), at);
+        *lock(&self.crash) = Some(crash);
+        self.taken.notify_all();
+    }
+
+    /// Arms the trap and waits for it; after `timeout` without a hit, disarms it and
+    /// takes the image at once from `fs`.
+    fn wait(&self, arm: KillPointArm, timeout: Duration, fs: &MemFs) -> Crash {
+        *lock(&self.remaining) = Some(arm.nth);
+        let guard = lock(&self.crash);
+        let (mut guard, _) = self
+            .taken
+            .wait_timeout_while(guard, timeout, |c| c.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() && lock(&self.remaining).take().is_some() {
+            // Disarmed before any kill point fired: crash now.
+            let at = format!(
+                "at once (no {:?} kill point within {timeout:?})",
+                arm.moment
+            );
+            return capture(
+                &self.progress,
+                || fs.crash_clone_with(self.policy, self.seed),
+                at,
+            );
+        }
+        // Fired (or firing: the observer took the arm and is taking the image).
+        guard = self
+            .taken
+            .wait_while(guard, |c| c.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard
+            .take()
+            .unwrap_or_else(|| unreachable!("wait_while returned without a crash"))
+    }
+}
+
 /// One cycle: run, crash, reopen the clone, check. Returns the check and the clone.
 #[allow(clippy::too_many_arguments)]
 fn one_cycle(
@@ -373,7 +531,7 @@ fn one_cycle(
     start: &[Slot],
     worker_seed: u64,
     target: u64,
-    wait_busy: bool,
+    kill_point: Option<KillPointArm>,
     policy: CrashPolicy,
     crash_seed: u64,
 ) -> StressResult<(CycleCheck, MemFs)> {
@@ -382,10 +540,25 @@ fn one_cycle(
         ..cfg.workload.clone()
     };
     let exp = ExpectedState::from_slots(start, None);
-    let progress: Vec<Progress> = (0..w.threads).map(|_| Progress::with_log()).collect();
+    let progress: Arc<Vec<Progress>> =
+        Arc::new((0..w.threads).map(|_| Progress::with_log()).collect());
     let stop = AtomicBool::new(false);
-    let db = open(fs, &cfg.tuning)?;
-    let (clone, cuts, worker_result) = std::thread::scope(|s| {
+    let kp = KillPointFs::new(fs.clone());
+    let trap = Arc::new(Trap {
+        remaining: Mutex::new(None),
+        moment: kill_point.map_or(Moment::Before, |k| k.moment),
+        policy,
+        seed: crash_seed,
+        progress: progress.clone(),
+        crash: Mutex::new(None),
+        taken: Condvar::new(),
+    });
+    {
+        let trap = trap.clone();
+        kp.set_observer(move |p| trap.observe(p));
+    }
+    let db = Db::open(Path::new(DB_DIR), cfg.tuning.options(Arc::new(kp.clone())))?;
+    let (crash, worker_result) = std::thread::scope(|s| {
         let workers = s.spawn(|| run_workers(&db, &exp, &w, w.ops.unwrap_or(0), &stop, &progress));
         let deadline = Instant::now() + Duration::from_secs(30);
         while total_acked(&progress) < target
@@ -395,40 +568,19 @@ fn one_cycle(
         {
             std::thread::sleep(Duration::from_micros(200));
         }
-        if wait_busy {
-            let busy_deadline = Instant::now() + Duration::from_millis(30);
-            while Instant::now() < busy_deadline {
-                let st = db.stats();
-                if st.immutable_memtables > 0 || st.pending_compaction_bytes > 0 {
-                    break;
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-        let before: Vec<(u64, u64)> = progress
-            .iter()
-            .map(|p| {
-                (
-                    p.synced_through.load(Ordering::SeqCst),
-                    p.acked.load(Ordering::SeqCst),
-                )
-            })
-            .collect();
-        let clone = fs.crash_clone_with(policy, crash_seed);
-        let cuts: Vec<ThreadCut> = progress
-            .iter()
-            .zip(before)
-            .map(|(p, (synced, acked))| ThreadCut {
-                synced,
-                issued: p.issued.load(Ordering::SeqCst),
-                acked,
-            })
-            .collect();
+        let crash = match kill_point {
+            Some(arm) => trap.wait(arm, Duration::from_millis(50), fs),
+            None => capture(
+                &progress,
+                || fs.crash_clone_with(policy, crash_seed),
+                "at once".into(),
+            ),
+        };
         stop.store(true, Ordering::SeqCst);
         let r = workers
             .join()
             .unwrap_or_else(|_| Err(StressError::Mismatch("worker thread panicked".into())));
-        (clone, cuts, r)
+        (crash, r)
     });
     drop(db);
     let mut extra = Vec::new();
@@ -445,16 +597,24 @@ fn one_cycle(
             extra.push(format!("during the run: {e}"));
         }
     }
+    kp.clear_observer();
     let logs: Vec<Vec<LoggedOp>> = progress
-        .into_iter()
+        .iter()
         .map(|p| {
             p.log
-                .map(|l| l.into_inner().unwrap_or_else(|p| p.into_inner()))
+                .as_ref()
+                .map(|l| std::mem::take(&mut *lock(l)))
                 .unwrap_or_default()
         })
         .collect();
+    let Crash {
+        image: clone,
+        cuts,
+        at,
+    } = crash;
+    let at_kill_point = !at.starts_with("at once");
     let db = open(&clone, &cfg.tuning)
-        .map_err(|e| StressError::Mismatch(format!("OPEN FAILED after the crash: {e}")))?;
+        .map_err(|e| StressError::Mismatch(format!("OPEN FAILED after the crash {at}: {e}")))?;
     let img = read_all(&db, w.keys)?;
     let mut check = check_cycle(&img, start, &logs, &cuts);
     if let Err(e) = db.wait_for_compactions() {
@@ -468,6 +628,8 @@ fn one_cycle(
     check.summary.unexpected += unexpected;
     check.summary.corrupt += corrupt;
     check.problems.extend(extra);
+    check.totals.kill_point_crashes = u64::from(at_kill_point);
+    check.crash_at = at;
     Ok((check, clone))
 }
 

@@ -2,10 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use shale_stress::memfs_mode::{MemfsConfig, PolicyChoice, memfs_command};
+use shale_stress::memfs_mode::{MemfsConfig, MemfsTotals, PolicyChoice, memfs_command};
 use shale_stress::options::{TuningArgs, WorkloadArgs};
 
-fn run(policy: PolicyChoice, seed: u64) {
+fn run(policy: PolicyChoice, seed: u64) -> MemfsTotals {
     let cfg = MemfsConfig {
         workload: WorkloadArgs {
             threads: 3,
@@ -25,6 +25,7 @@ fn run(policy: PolicyChoice, seed: u64) {
     assert!(summary.is_clean(), "{policy:?}: {summary}");
     assert_eq!(summary.verified_keys, 12 * 2000);
     assert!(totals.acked_writes > 0, "{totals:?}");
+    totals
 }
 
 #[test]
@@ -44,5 +45,8 @@ fn random_pages() {
 
 #[test]
 fn all_policies_rotate() {
-    run(PolicyChoice::All, 14);
+    let totals = run(PolicyChoice::All, 14);
+    // About half of the cycles crash at a kill point of background work (flush,
+    // compaction, manifest, WAL switch); the rest at a random instant.
+    assert!((1..12).contains(&totals.kill_point_crashes), "{totals:?}");
 }

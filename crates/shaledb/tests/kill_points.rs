@@ -185,9 +185,9 @@ fn history() -> History {
 
 /// Which hits of a site get an image: all of the first 64, then every 4th — every hit
 /// of the rarer sites (table, manifest and `CURRENT` operations), a deterministic
-/// quarter of the WAL and table appends.
-fn sampled(hit: u64) -> bool {
-    hit <= 64 || hit.is_multiple_of(4)
+/// quarter of the WAL and table appends. `SHALE_KILL_POINTS_EVERY_HIT=1`: every hit.
+fn sampled(hit: u64, every_hit: bool) -> bool {
+    every_hit || hit <= 64 || hit.is_multiple_of(4)
 }
 
 /// A crash image to check: where it was taken and the progress at that instant.
@@ -313,12 +313,13 @@ fn check_prefix(
 fn power_loss_at_every_named_kill_point() {
     let fs = KillPointFs::new(MemFs::new());
     let progress = Arc::new(Progress::default());
+    let every_hit = std::env::var("SHALE_KILL_POINTS_EVERY_HIT").is_ok_and(|v| v == "1");
     let (tx, rx) = mpsc::sync_channel::<Image>(32);
     {
         let progress = progress.clone();
         let tx = Mutex::new(tx);
         fs.set_observer(move |p| {
-            if !sampled(p.hit) {
+            if !sampled(p.hit, every_hit) {
                 return;
             }
             let durable = progress.durable.load(Ordering::SeqCst);

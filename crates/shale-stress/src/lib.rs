@@ -6,7 +6,9 @@
 //! * [`crash`]: runs `run` as a child process, SIGKILLs it at seeded random moments,
 //!   reopens the database and verifies all of it ([`verify`]).
 //! * [`memfs_mode`]: the same workload in-process on `MemFs`, with simulated power
-//!   losses under each `CrashPolicy`, checked against a prefix-of-each-thread model.
+//!   losses under each `CrashPolicy` — at random instants and at named kill points of
+//!   flushes, compactions and manifest writes (`shale_fs::KillPointFs`) — checked
+//!   against a prefix-of-each-thread model.
 //!
 //! Extension points for engine features that do not exist yet (merge operators,
 //! transactions, TTL, several keyspaces) are marked `EXTENSION POINT` in

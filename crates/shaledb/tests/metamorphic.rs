@@ -24,8 +24,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shaledb::{
-    Compression, Db, DbIterator, Int64Add, ManualClock, MemFs, Options, Snapshot, WriteBatch,
-    WriteOptions,
+    Compression, Db, DbIterator, Int64Add, Keyspace, ManualClock, MemFs, Options, Snapshot,
+    WriteBatch, WriteOptions,
 };
 
 const DIR: &str = "/db";
@@ -43,30 +43,42 @@ const COUNTERS: u64 = 24;
 /// Keys and values are ASCII, kept as `String`s so that a failure prints readably.
 type Key = String;
 
+/// The keyspace an op addresses: 0 = the default one (plain `Db` methods), 1 = `side`,
+/// opened with `Db::keyspace`. Snapshots read the default keyspace.
+type Ks = usize;
+const SIDE: &str = "side";
+
 #[derive(Debug, Clone)]
 enum BatchOp {
-    Put(Key, String),
-    Delete(Key),
-    Merge(Key, i64),
+    Put(Ks, Key, String),
+    Delete(Ks, Key),
+    Merge(Ks, Key, i64),
+    /// `[lo, hi)`, `lo < hi`.
+    DeleteRange(Ks, Key, Key),
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put(Key, String),
-    PutTtl(Key, String, u64),
-    Delete(Key),
-    Merge(Key, i64),
+    Put(Ks, Key, String),
+    PutTtl(Ks, Key, String, u64),
+    Delete(Ks, Key),
+    Merge(Ks, Key, i64),
+    /// `delete_range(lo..hi)` (either may be unbounded).
+    DeleteRange(Ks, Option<Key>, Option<Key>),
+    DeletePrefix(Ks, Key),
+    /// A batch across both keyspaces, atomic; `true`: synced.
     Batch(Vec<BatchOp>, bool),
     AdvanceClock(u64),
-    Get(Key),
+    Get(Ks, Key),
     /// `[lo, hi)` (either may be unbounded), at most `limit` items, either direction.
     Scan {
+        ks: Ks,
         lo: Option<Key>,
         hi: Option<Key>,
         rev: bool,
         limit: usize,
     },
-    Prefix(Key, bool),
+    Prefix(Ks, Key, bool),
     /// A range scan taking from both ends: bit `i` of `pattern` picks `next_back`.
     Mixed {
         lo: Option<Key>,
@@ -79,7 +91,7 @@ enum Op {
     SnapScan(usize, Option<Key>, Option<Key>, bool),
     DropSnapshot(usize),
     Flush,
-    CompactRange(Option<Key>, Option<Key>),
+    CompactRange(Ks, Option<Key>, Option<Key>),
     SyncWal,
     Reopen,
 }
@@ -171,50 +183,100 @@ impl Gen {
         p[self.rng.random_range(0..p.len())].to_string()
     }
 
+    /// Mostly the default keyspace, a quarter of the time `side`.
+    fn ks(&mut self) -> Ks {
+        usize::from(self.rng.random_bool(0.25))
+    }
+
+    /// A non-empty `[lo, hi)` for a range delete: usually a handful of keys.
+    fn delete_range(&mut self) -> (Key, Key) {
+        if self.rng.random_bool(0.2) {
+            let a = self.rng.random_range(0..COUNTERS);
+            let b = (a + self.rng.random_range(1..6)).min(COUNTERS);
+            (counter_key(a), counter_key(b))
+        } else {
+            let a = self.rng.random_range(0..USER_KEYS);
+            let b = a + self.rng.random_range(1..12);
+            (user_key(a), user_key(b))
+        }
+    }
+
     fn op(&mut self) -> Op {
         let r = self.rng.random_range(0..1000);
         match r {
-            0..250 => Op::Put(self.user_key(), self.value()),
-            250..300 => {
-                let k = self.counter();
-                Op::Put(k, self.number())
+            0..240 => {
+                let ks = self.ks();
+                Op::Put(ks, self.user_key(), self.value())
             }
-            300..370 => {
+            240..290 => {
+                let (ks, k) = (self.ks(), self.counter());
+                Op::Put(ks, k, self.number())
+            }
+            290..350 => {
+                let ks = self.ks();
                 let k = if self.rng.random_bool(0.8) {
                     self.user_key()
                 } else {
                     self.counter()
                 };
-                Op::Delete(k)
+                Op::Delete(ks, k)
             }
-            370..470 => {
-                let k = self.counter();
-                Op::Merge(k, self.delta())
+            350..440 => {
+                let (ks, k) = (self.ks(), self.counter());
+                Op::Merge(ks, k, self.delta())
             }
-            470..520 => {
+            440..490 => {
+                let ks = self.ks();
                 let ttl = self.rng.random_range(1..5000);
                 if self.rng.random_bool(0.3) {
                     // An expiring base under merge operands.
                     let k = self.counter();
-                    Op::PutTtl(k, self.number(), ttl)
+                    Op::PutTtl(ks, k, self.number(), ttl)
                 } else {
-                    Op::PutTtl(self.user_key(), self.value(), ttl)
+                    Op::PutTtl(ks, self.user_key(), self.value(), ttl)
                 }
             }
-            520..570 => {
+            490..510 => {
+                let ks = self.ks();
+                if self.rng.random_bool(0.1) {
+                    // Unbounded on one side.
+                    let (lo, hi) = self.range();
+                    Op::DeleteRange(ks, lo, hi)
+                } else {
+                    let (lo, hi) = self.delete_range();
+                    Op::DeleteRange(ks, Some(lo), Some(hi))
+                }
+            }
+            510..515 => {
+                let ks = self.ks();
+                let p = ["u01", "u1", "c1", "u15", "c0"][self.rng.random_range(0..5)];
+                Op::DeletePrefix(ks, p.to_string())
+            }
+            515..565 => {
                 let n = self.rng.random_range(1..8);
                 let ops = (0..n)
-                    .map(|_| match self.rng.random_range(0..4) {
-                        0 => BatchOp::Delete(self.user_key()),
-                        1 => BatchOp::Merge(self.counter(), self.delta()),
-                        _ => BatchOp::Put(self.user_key(), self.value()),
+                    .map(|_| {
+                        let ks = self.ks();
+                        match self.rng.random_range(0..12) {
+                            0..=2 => BatchOp::Delete(ks, self.user_key()),
+                            3..=5 => BatchOp::Merge(ks, self.counter(), self.delta()),
+                            6 => {
+                                let (lo, hi) = self.delete_range();
+                                BatchOp::DeleteRange(ks, lo, hi)
+                            }
+                            _ => BatchOp::Put(ks, self.user_key(), self.value()),
+                        }
                     })
                     .collect();
                 Op::Batch(ops, self.rng.random_bool(0.2))
             }
-            570..590 => Op::AdvanceClock(self.rng.random_range(1..3000)),
-            590..740 => Op::Get(self.read_key()),
-            740..800 => {
+            565..585 => Op::AdvanceClock(self.rng.random_range(1..3000)),
+            585..735 => {
+                let ks = self.ks();
+                Op::Get(ks, self.read_key())
+            }
+            735..795 => {
+                let ks = self.ks();
                 let (lo, hi) = self.range();
                 let limit = if self.rng.random_bool(0.5) {
                     usize::MAX
@@ -222,14 +284,18 @@ impl Gen {
                     self.rng.random_range(1..20)
                 };
                 Op::Scan {
+                    ks,
                     lo,
                     hi,
                     rev: self.rng.random_bool(0.5),
                     limit,
                 }
             }
-            800..840 => Op::Prefix(self.prefix(), self.rng.random_bool(0.5)),
-            840..860 => {
+            795..835 => {
+                let ks = self.ks();
+                Op::Prefix(ks, self.prefix(), self.rng.random_bool(0.5))
+            }
+            835..855 => {
                 let (lo, hi) = self.range();
                 Op::Mixed {
                     lo,
@@ -237,11 +303,11 @@ impl Gen {
                     pattern: self.rng.random(),
                 }
             }
-            860..880 => {
+            855..875 => {
                 self.snapshots += 1;
                 Op::TakeSnapshot
             }
-            880..930 if self.snapshots > 0 => {
+            875..925 if self.snapshots > 0 => {
                 let s = self.rng.random_range(0..self.snapshots);
                 if self.rng.random_bool(0.7) {
                     Op::SnapGet(s, self.read_key())
@@ -250,26 +316,27 @@ impl Gen {
                     Op::SnapScan(s, lo, hi, self.rng.random_bool(0.5))
                 }
             }
-            930..945 if self.snapshots > 0 => {
+            925..940 if self.snapshots > 0 => {
                 let s = self.rng.random_range(0..self.snapshots);
                 self.snapshots -= 1;
                 Op::DropSnapshot(s)
             }
-            945..965 => Op::Flush,
-            965..980 => {
+            940..960 => Op::Flush,
+            960..978 => {
+                let ks = self.ks();
                 let (lo, hi) = if self.rng.random_bool(0.5) {
                     (None, None)
                 } else {
                     self.range()
                 };
-                Op::CompactRange(lo, hi)
+                Op::CompactRange(ks, lo, hi)
             }
-            980..990 => Op::SyncWal,
+            978..990 => Op::SyncWal,
             990..996 => {
                 self.snapshots = 0;
                 Op::Reopen
             }
-            _ => Op::Get(self.read_key()),
+            _ => Op::Get(0, self.read_key()),
         }
     }
 }
@@ -353,13 +420,15 @@ type State = BTreeMap<Key, Entry>;
 #[derive(Default)]
 struct Model {
     now: u64,
-    state: State,
+    /// Per keyspace.
+    states: [State; 2],
+    /// Of the default keyspace.
     snapshots: Vec<State>,
 }
 
 impl Model {
-    fn put(&mut self, k: &str, v: &str, expiry: Option<u64>) {
-        self.state.insert(
+    fn put(&mut self, ks: Ks, k: &str, v: &str, expiry: Option<u64>) {
+        self.states[ks].insert(
             k.to_string(),
             Entry {
                 base: Some((v.to_string(), expiry)),
@@ -368,12 +437,22 @@ impl Model {
         );
     }
 
-    fn merge(&mut self, k: &str, d: i64) {
-        self.state
+    fn merge(&mut self, ks: Ks, k: &str, d: i64) {
+        self.states[ks]
             .entry(k.to_string())
             .or_default()
             .operands
             .push(d);
+    }
+
+    fn delete_range(&mut self, ks: Ks, lo: &Option<Key>, hi: &Option<Key>) {
+        let doomed: Vec<Key> = self.states[ks]
+            .range(bounds(lo, hi))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.states[ks].remove(&k);
+        }
     }
 
     fn scan(
@@ -390,34 +469,56 @@ impl Model {
             .collect()
     }
 
+    fn get(&self, state: &State, k: &str) -> Option<Vec<u8>> {
+        state.get(k).and_then(|e| e.read(self.now))
+    }
+
     fn run(&mut self, ops: &[Op]) -> History {
         let mut h = Vec::new();
         for (i, op) in ops.iter().enumerate() {
             let out = match op {
-                Op::Put(k, v) => {
-                    self.put(k, v, None);
+                Op::Put(ks, k, v) => {
+                    self.put(*ks, k, v, None);
                     None
                 }
-                Op::PutTtl(k, v, ttl) => {
-                    self.put(k, v, Some(self.now + ttl));
+                Op::PutTtl(ks, k, v, ttl) => {
+                    self.put(*ks, k, v, Some(self.now + ttl));
                     None
                 }
-                Op::Delete(k) => {
-                    self.state.remove(k);
+                Op::Delete(ks, k) => {
+                    self.states[*ks].remove(k);
                     None
                 }
-                Op::Merge(k, d) => {
-                    self.merge(k, *d);
+                Op::Merge(ks, k, d) => {
+                    self.merge(*ks, k, *d);
+                    None
+                }
+                Op::DeleteRange(ks, lo, hi) => {
+                    self.delete_range(*ks, lo, hi);
+                    None
+                }
+                Op::DeletePrefix(ks, p) => {
+                    let doomed: Vec<Key> = self.states[*ks]
+                        .keys()
+                        .filter(|k| k.starts_with(p.as_str()))
+                        .cloned()
+                        .collect();
+                    for k in doomed {
+                        self.states[*ks].remove(&k);
+                    }
                     None
                 }
                 Op::Batch(ops, _) => {
                     for b in ops {
                         match b {
-                            BatchOp::Put(k, v) => self.put(k, v, None),
-                            BatchOp::Delete(k) => {
-                                self.state.remove(k);
+                            BatchOp::Put(ks, k, v) => self.put(*ks, k, v, None),
+                            BatchOp::Delete(ks, k) => {
+                                self.states[*ks].remove(k);
                             }
-                            BatchOp::Merge(k, d) => self.merge(k, *d),
+                            BatchOp::Merge(ks, k, d) => self.merge(*ks, k, *d),
+                            BatchOp::DeleteRange(ks, lo, hi) => {
+                                self.delete_range(*ks, &Some(lo.clone()), &Some(hi.clone()));
+                            }
                         }
                     }
                     None
@@ -426,19 +527,23 @@ impl Model {
                     self.now += ms;
                     None
                 }
-                Op::Get(k) => Some(Outcome::Value(
-                    self.state.get(k).and_then(|e| e.read(self.now)),
-                )),
-                Op::Scan { lo, hi, rev, limit } => {
-                    let mut all = self.scan(&self.state, lo, hi, None);
+                Op::Get(ks, k) => Some(Outcome::Value(self.get(&self.states[*ks], k))),
+                Op::Scan {
+                    ks,
+                    lo,
+                    hi,
+                    rev,
+                    limit,
+                } => {
+                    let mut all = self.scan(&self.states[*ks], lo, hi, None);
                     if *rev {
                         all.reverse();
                     }
                     all.truncate(*limit);
                     Some(Outcome::Pairs(all))
                 }
-                Op::Prefix(p, rev) => {
-                    let mut all = self.scan(&self.state, &None, &None, Some(p));
+                Op::Prefix(ks, p, rev) => {
+                    let mut all = self.scan(&self.states[*ks], &None, &None, Some(p));
                     if *rev {
                         all.reverse();
                     }
@@ -446,7 +551,7 @@ impl Model {
                 }
                 Op::Mixed { lo, hi, pattern } => {
                     let mut all: std::collections::VecDeque<_> =
-                        self.scan(&self.state, lo, hi, None).into();
+                        self.scan(&self.states[0], lo, hi, None).into();
                     Some(Outcome::Pairs(take_mixed(
                         |back| {
                             if back {
@@ -459,12 +564,10 @@ impl Model {
                     )))
                 }
                 Op::TakeSnapshot => {
-                    self.snapshots.push(self.state.clone());
+                    self.snapshots.push(self.states[0].clone());
                     None
                 }
-                Op::SnapGet(s, k) => Some(Outcome::Value(
-                    self.snapshots[*s].get(k).and_then(|e| e.read(self.now)),
-                )),
+                Op::SnapGet(s, k) => Some(Outcome::Value(self.get(&self.snapshots[*s], k))),
                 Op::SnapScan(s, lo, hi, rev) => {
                     let mut all = self.scan(&self.snapshots[*s], lo, hi, None);
                     if *rev {
@@ -638,64 +741,110 @@ fn scan_range(it: DbIterator, rev: bool, limit: usize) -> Vec<Pair> {
     }
 }
 
+/// A keyspace of the database under test: `Db` and `Keyspace` have the same methods
+/// but no common trait.
+enum Target<'a> {
+    Default(&'a Db),
+    Side(&'a Keyspace),
+}
+
+/// `$body` with `$t` bound to whichever of `Db` or `Keyspace` the target is.
+macro_rules! on {
+    ($target:expr, $t:ident => $body:expr) => {
+        match $target {
+            Target::Default($t) => $body,
+            Target::Side($t) => $body,
+        }
+    };
+}
+
 fn run_engine(c: &Config, ops: &[Op]) -> (History, Work) {
     let fs = MemFs::new();
     let clock = Arc::new(ManualClock::new(T0));
-    let open = || Db::open(DIR, options(c, &fs, &clock)).unwrap();
-    let mut db = open();
+    let open = || {
+        let db = Db::open(DIR, options(c, &fs, &clock)).unwrap();
+        let side = db.keyspace(SIDE).unwrap();
+        (db, side)
+    };
+    let (mut db, mut side) = open();
     let mut snaps: Vec<Snapshot> = Vec::new();
     let mut work = Work::default();
     let mut h = Vec::new();
-    let range = |db: &Db, lo: &Option<Key>, hi: &Option<Key>| db.range(bounds(lo, hi));
     for (i, op) in ops.iter().enumerate() {
-        let ctx = || format!("{}: op {i} {op:?}", c.name);
+        let ctx = || format!("{}: op {i} {}", c.name, brief(op));
+        let ok = |r: shaledb::Result<()>| r.unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+        let target = |ks: Ks| {
+            if ks == 0 {
+                Target::Default(&db)
+            } else {
+                Target::Side(&side)
+            }
+        };
+        let ks_id = |ks: Ks| if ks == 0 { 0 } else { side.id() };
         let out = match op {
-            Op::Put(k, v) => {
-                db.put(k, v).unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+            Op::Put(ks, k, v) => {
+                ok(on!(target(*ks), t => t.put(k, v)));
                 None
             }
-            Op::PutTtl(k, v, ttl) => {
-                db.put_with_ttl(k, v, Duration::from_millis(*ttl))
-                    .unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+            Op::PutTtl(ks, k, v, ttl) => {
+                let ttl = Duration::from_millis(*ttl);
+                ok(on!(target(*ks), t => t.put_with_ttl(k, v, ttl)));
                 None
             }
-            Op::Delete(k) => {
-                db.delete(k).unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+            Op::Delete(ks, k) => {
+                ok(on!(target(*ks), t => t.delete(k)));
                 None
             }
-            Op::Merge(k, d) => {
-                db.merge(k, d.to_string())
-                    .unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+            Op::Merge(ks, k, d) => {
+                ok(on!(target(*ks), t => t.merge(k, d.to_string())));
+                None
+            }
+            Op::DeleteRange(ks, lo, hi) => {
+                ok(on!(target(*ks), t => t.delete_range(bounds(lo, hi))));
+                None
+            }
+            Op::DeletePrefix(ks, p) => {
+                ok(on!(target(*ks), t => t.delete_prefix(p)));
                 None
             }
             Op::Batch(ops, sync) => {
                 let mut b = WriteBatch::new();
                 for o in ops {
                     match o {
-                        BatchOp::Put(k, v) => b.put(k, v),
-                        BatchOp::Delete(k) => b.delete(k),
-                        BatchOp::Merge(k, d) => b.merge(k, d.to_string()),
+                        BatchOp::Put(ks, k, v) => b.put_in(ks_id(*ks), k, v),
+                        BatchOp::Delete(ks, k) => b.delete_in(ks_id(*ks), k),
+                        BatchOp::Merge(ks, k, d) => b.merge_in(ks_id(*ks), k, d.to_string()),
+                        BatchOp::DeleteRange(ks, lo, hi) => b.delete_range_in(ks_id(*ks), lo, hi),
                     };
                 }
-                db.write(b, &WriteOptions { sync: *sync })
-                    .unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+                ok(db.write(b, &WriteOptions { sync: *sync }));
                 None
             }
             Op::AdvanceClock(ms) => {
                 clock.advance(Duration::from_millis(*ms));
                 None
             }
-            Op::Get(k) => Some(Outcome::Value(
-                db.get(k)
+            Op::Get(ks, k) => Some(Outcome::Value(
+                on!(target(*ks), t => t.get(k))
                     .unwrap_or_else(|e| panic!("{}: {e}", ctx()))
                     .map(|b| b.to_vec()),
             )),
-            Op::Scan { lo, hi, rev, limit } => {
-                Some(Outcome::Pairs(scan_range(range(&db, lo, hi), *rev, *limit)))
+            Op::Scan {
+                ks,
+                lo,
+                hi,
+                rev,
+                limit,
+            } => {
+                let it = on!(target(*ks), t => t.range(bounds(lo, hi)));
+                Some(Outcome::Pairs(scan_range(it, *rev, *limit)))
             }
-            Op::Prefix(p, rev) => Some(Outcome::Pairs(scan_range(db.prefix(p), *rev, usize::MAX))),
+            Op::Prefix(ks, p, rev) => {
+                let it = on!(target(*ks), t => t.prefix(p));
+                Some(Outcome::Pairs(scan_range(it, *rev, usize::MAX)))
+            }
             Op::Mixed { lo, hi, pattern } => {
-                let mut it = range(&db, lo, hi);
+                let mut it = db.range(bounds(lo, hi));
                 let items = take_mixed(
                     |back| if back { it.next_back() } else { it.next() },
                     *pattern,
@@ -722,23 +871,23 @@ fn run_engine(c: &Config, ops: &[Op]) -> (History, Work) {
                 None
             }
             Op::Flush => {
-                db.flush().unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+                ok(db.flush());
                 None
             }
-            Op::CompactRange(lo, hi) => {
-                db.compact_range(bounds(lo, hi))
-                    .unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+            Op::CompactRange(ks, lo, hi) => {
+                ok(on!(target(*ks), t => t.compact_range(bounds(lo, hi))));
                 None
             }
             Op::SyncWal => {
-                db.sync_wal().unwrap_or_else(|e| panic!("{}: {e}", ctx()));
+                ok(db.sync_wal());
                 None
             }
             Op::Reopen => {
                 snaps.clear();
                 add_work(&mut work, &db);
+                drop(side);
                 drop(db);
-                db = open();
+                (db, side) = open();
                 None
             }
         };
@@ -939,6 +1088,8 @@ fn logs_contain_every_kind_of_operation() {
         "PutTtl",
         "Delete",
         "Merge",
+        "DeleteRange",
+        "DeletePrefix",
         "Batch",
         "AdvanceClock",
         "Get",

@@ -32,20 +32,23 @@ pub fn unbounded_end() -> Bytes {
 /// The length of [`unbounded_end`]: the longest end key a range tombstone may have.
 pub const UNBOUNDED_END: usize = MAX_KEY_SIZE + 1;
 
-/// The smallest key greater than every key starting with `prefix` (the exclusive end
-/// of a prefix range), or [`unbounded_end`] when `prefix` is empty or all `0xff`.
-pub fn prefix_end(prefix: &[u8]) -> Bytes {
-    let mut end = prefix.to_vec();
-    while let Some(&last) = end.last() {
+/// The smallest key greater than every key that starts with `prefix`; `None` if there
+/// is none (`prefix` is empty or all `0xff`).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut s = prefix.to_vec();
+    while let Some(last) = s.pop() {
         if last < 0xff {
-            if let Some(b) = end.last_mut() {
-                *b += 1;
-            }
-            return Bytes::from(end);
+            s.push(last + 1);
+            return Some(s);
         }
-        end.pop();
     }
-    unbounded_end()
+    None
+}
+
+/// The exclusive end of a prefix range for a range tombstone: the
+/// [`prefix_successor`], or [`unbounded_end`] when there is none.
+pub fn prefix_end(prefix: &[u8]) -> Bytes {
+    prefix_successor(prefix).map_or_else(unbounded_end, Bytes::from)
 }
 
 /// The largest user key a tombstone ending (exclusively) at `end` can cover, as an
@@ -354,6 +357,10 @@ mod tests {
     fn bounds_helpers() {
         assert_eq!(inclusive_upper_bound(b"k\0"), b"k");
         assert_eq!(inclusive_upper_bound(b"k"), b"k");
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
         assert_eq!(prefix_end(b"ab"), Bytes::from_static(b"ac"));
         assert_eq!(prefix_end(b"a\xff"), Bytes::from_static(b"b"));
         let unb = prefix_end(b"\xff\xff");

@@ -107,13 +107,7 @@ impl DbInner {
         for f in c.input_files() {
             sets.extend(self.tables.get(f.number)?.range_tombstones());
         }
-        Ok(match sets.as_slice() {
-            [] => None,
-            [only] => Some(Arc::clone(only)),
-            many => Some(Arc::new(FragmentedTombstones::merged(
-                many.iter().map(|s| &**s),
-            ))),
-        })
+        Ok(crate::range_del_filter::union(sets))
     }
 
     /// Writes the compaction's output tables; on error, removes what it wrote.

@@ -47,7 +47,8 @@ impl KeyRange {
     pub(crate) fn prefix(p: &[u8]) -> Self {
         KeyRange {
             lower: Bound::Included(p.to_vec()),
-            upper: prefix_successor(p).map_or(Bound::Unbounded, Bound::Excluded),
+            upper: shale_core::range_del::prefix_successor(p)
+                .map_or(Bound::Unbounded, Bound::Excluded),
         }
     }
 
@@ -71,19 +72,6 @@ impl KeyRange {
             Bound::Unbounded => true,
         }
     }
-}
-
-/// The smallest key greater than every key that starts with `p`; `None` if there is
-/// none (`p` is empty or all `0xff`).
-pub(crate) fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
-    let mut s = p.to_vec();
-    while let Some(last) = s.pop() {
-        if last < 0xff {
-            s.push(last + 1);
-            return Some(s);
-        }
-    }
-    None
 }
 
 /// One direction's position in the internal view.
@@ -474,18 +462,5 @@ impl DoubleEndedIterator for DbIterator {
                 None
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn successor() {
-        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
-        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_successor(b"\xff\xff"), None);
-        assert_eq!(prefix_successor(b""), None);
     }
 }

@@ -272,7 +272,12 @@ impl<'a> Replay<'a> {
             let full: Vec<u32> = self
                 .keyspaces
                 .iter()
-                .filter(|(_, k)| k.mem.approximate_memory_usage() >= k.opts.write_buffer_size)
+                .filter(|(_, k)| {
+                    k.mem.approximate_memory_usage()
+                        >= self
+                            .opts
+                            .budgeted_write_buffer_size(k.opts.write_buffer_size)
+                })
                 .map(|(id, _)| *id)
                 .collect();
             for id in full {

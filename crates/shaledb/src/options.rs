@@ -246,6 +246,14 @@ impl Options {
         }
     }
 
+    /// A keyspace's memtable size `own`, within the memory budget if one is set.
+    pub(crate) fn budgeted_write_buffer_size(&self, own: usize) -> usize {
+        match self.memory_budget {
+            Some(_) => own.min(self.effective_write_buffer_size()),
+            None => own,
+        }
+    }
+
     /// The options keyspace `name` gets when opened without explicit ones.
     pub(crate) fn keyspace_options_for(&self, name: &str) -> KeyspaceOptions {
         self.keyspace_options

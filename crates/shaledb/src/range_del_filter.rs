@@ -118,6 +118,21 @@ impl InternalIterator for RangeDelFilter {
     }
 }
 
+/// The union of several sources' tombstones; `None` if none holds any. A single
+/// non-empty set is shared, not copied.
+pub(crate) fn union(
+    sets: impl IntoIterator<Item = Arc<FragmentedTombstones>>,
+) -> Option<Arc<FragmentedTombstones>> {
+    let sets: Vec<_> = sets.into_iter().filter(|s| !s.is_empty()).collect();
+    match sets.as_slice() {
+        [] => None,
+        [only] => Some(Arc::clone(only)),
+        many => Some(Arc::new(FragmentedTombstones::merged(
+            many.iter().map(|s| &**s),
+        ))),
+    }
+}
+
 /// The tombstones a flush or compaction writes out: per snapshot stripe only the
 /// newest of a fragment, and none at the bottom of the tree that every snapshot sees
 /// (everything they delete was dropped in the same job, and nothing lies below).

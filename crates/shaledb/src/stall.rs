@@ -134,11 +134,8 @@ impl DbInner {
 
     /// `ks`'s memtable size limit, within the memory budget if one is set.
     pub(crate) fn write_buffer_size(&self, ks: &Ks) -> usize {
-        let own = ks.options().write_buffer_size;
-        match self.opts.memory_budget {
-            Some(_) => own.min(self.opts.effective_write_buffer_size()),
-            None => own,
-        }
+        self.opts
+            .budgeted_write_buffer_size(ks.options().write_buffer_size)
     }
 
     /// Delays the leader so that writes proceed at a rate falling with debt `f` in [0, 1).
@@ -225,14 +222,13 @@ impl DbInner {
             frozen_any |= self.freeze(ks, number);
         }
         // A rarely written keyspace must not pin old WALs forever.
+        let min = self.min_log_number();
         let live_wal: u64 = {
-            let min = self.min_log_number();
             let mut sizes = lock(&self.wal_sizes);
             sizes.retain(|&n, _| n >= min);
             sizes.values().sum()
         };
         if live_wal > self.opts.effective_max_total_wal_size() {
-            let min = self.min_log_number();
             for ks in self.all_keyspaces() {
                 let sv = ks.super_version();
                 let oldest = sv.imm.last().map_or(sv.log_number, |i| i.log_number);

@@ -68,22 +68,13 @@ impl SuperVersion {
                 for f in self.version.levels().iter().flatten() {
                     sets.extend(tables.get(f.number)?.range_tombstones());
                 }
-                let merged = match sets.as_slice() {
-                    [] => Arc::new(FragmentedTombstones::default()),
-                    [only] => Arc::clone(only),
-                    many => Arc::new(FragmentedTombstones::merged(many.iter().map(|s| &**s))),
-                };
+                let merged = crate::range_del_filter::union(sets).unwrap_or_default();
                 Arc::clone(self.frozen_tombstones.get_or_init(|| merged))
             }
         };
-        Ok(match (self.mem.range_tombstones(), frozen.is_empty()) {
-            (None, true) => None,
-            (None, false) => Some(frozen),
-            (Some(active), true) => Some(active),
-            (Some(active), false) => {
-                Some(Arc::new(FragmentedTombstones::merged([&*active, &*frozen])))
-            }
-        })
+        Ok(crate::range_del_filter::union(
+            self.mem.range_tombstones().into_iter().chain([frozen]),
+        ))
     }
 
     /// Iterators over every source, newest first: memtables, L0 tables, one lazy

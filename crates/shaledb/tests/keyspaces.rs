@@ -10,24 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shaledb::{
-    Db, Error, FileSystem, Int64Add, KeyspaceOptions, ManualClock, MemFs, Options, StringAppend,
-    WriteBatch, WriteOptions,
+    Db, Error, Int64Add, KeyspaceOptions, ManualClock, MemFs, Options, StringAppend, WriteBatch,
+    WriteOptions,
 };
 
 fn wal_count(fs: &MemFs) -> usize {
-    fs.list(std::path::Path::new("/db"))
-        .unwrap()
-        .iter()
-        .filter(|n| n.ends_with(".log"))
-        .count()
+    common::files_ending(fs, ".log").len()
 }
 
 fn table_count(fs: &MemFs) -> usize {
-    fs.list(std::path::Path::new("/db"))
-        .unwrap()
-        .iter()
-        .filter(|n| n.ends_with(".sst"))
-        .count()
+    common::files_ending(fs, ".sst").len()
 }
 
 #[test]

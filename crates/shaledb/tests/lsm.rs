@@ -12,11 +12,7 @@ use common::{collect, kv, open_tiny, tiny_lsm_options};
 use shaledb::{Db, Error, FileSystem, MemFs, Options, WriteBatch, WriteOptions};
 
 fn table_files(fs: &MemFs) -> Vec<String> {
-    fs.list(Path::new("/db"))
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(".sst"))
-        .collect()
+    common::files_ending(fs, ".sst")
 }
 
 /// Writes `n` keys (with overwrites and deletes) and returns the model.

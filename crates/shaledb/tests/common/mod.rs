@@ -29,6 +29,16 @@ pub fn open_tiny(fs: &MemFs) -> Db {
     Db::open("/db", tiny_lsm_options(fs)).unwrap()
 }
 
+/// The names of the files in `/db` ending in `suffix` (e.g. `.sst`, `.log`).
+pub fn files_ending(fs: &MemFs, suffix: &str) -> Vec<String> {
+    use shaledb::FileSystem;
+    fs.list(std::path::Path::new("/db"))
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(suffix))
+        .collect()
+}
+
 /// Every `(key, value)` of a scan, as owned vectors.
 pub fn collect(
     it: impl Iterator<Item = shaledb::Result<(bytes::Bytes, bytes::Bytes)>>,

@@ -1,0 +1,135 @@
+//! The optional admin HTTP endpoint: `/metrics` (Prometheus) and `/health`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::Context;
+
+/// Protocols whose client counts `/metrics` reports.
+const PROTOCOLS: [&str; 4] = ["redis", "memcache", "dynamo", "riak"];
+
+/// Serves `/metrics` and `/health` on `listener` until shutdown.
+pub async fn serve_admin(listener: TcpListener, ctx: Context) -> std::io::Result<()> {
+    let shutdown = ctx.shutdown.clone();
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(health))
+        .with_state(ctx);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+}
+
+async fn metrics(State(ctx): State<Context>) -> impl IntoResponse {
+    let connected: Vec<(&str, usize)> = PROTOCOLS
+        .iter()
+        .map(|p| (*p, ctx.clients.connected(Some(p))))
+        .collect();
+    let mut body = ctx.metrics.prometheus(&connected);
+    let stats = ctx.db.stats();
+    body.push_str(&engine_metrics(&stats));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+async fn health(State(ctx): State<Context>) -> impl IntoResponse {
+    let stats = ctx.db.stats();
+    if stats.background_errors > 0 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERROR: background errors; writes refused until reopen\n",
+        )
+    } else if ctx.shutdown.is_triggered() {
+        (StatusCode::SERVICE_UNAVAILABLE, "SHUTTING DOWN\n")
+    } else {
+        (StatusCode::OK, "OK\n")
+    }
+}
+
+/// The engine's own figures as Prometheus gauges and counters.
+fn engine_metrics(s: &shaledb::Stats) -> String {
+    let rows: [(&str, &str, &str, f64); 12] = [
+        (
+            "shale_engine_writes_total",
+            "counter",
+            "Engine write calls.",
+            s.writes as f64,
+        ),
+        (
+            "shale_engine_gets_total",
+            "counter",
+            "Engine point lookups.",
+            s.gets as f64,
+        ),
+        (
+            "shale_engine_wal_syncs_total",
+            "counter",
+            "WAL fsyncs.",
+            s.wal_syncs as f64,
+        ),
+        (
+            "shale_engine_flushes_total",
+            "counter",
+            "Memtable flushes.",
+            s.flushes as f64,
+        ),
+        (
+            "shale_engine_user_bytes_written_total",
+            "counter",
+            "Bytes written by users.",
+            s.user_bytes_written as f64,
+        ),
+        (
+            "shale_engine_disk_bytes_written_total",
+            "counter",
+            "Bytes written to disk.",
+            s.disk_bytes_written as f64,
+        ),
+        (
+            "shale_engine_write_amplification",
+            "gauge",
+            "Disk bytes per user byte.",
+            s.write_amplification,
+        ),
+        (
+            "shale_engine_pending_compaction_bytes",
+            "gauge",
+            "Compaction debt in bytes.",
+            s.pending_compaction_bytes as f64,
+        ),
+        (
+            "shale_engine_memtable_bytes",
+            "gauge",
+            "Bytes in memtables.",
+            s.memtable_bytes as f64,
+        ),
+        (
+            "shale_engine_block_cache_bytes",
+            "gauge",
+            "Bytes in the block cache.",
+            s.block_cache_bytes as f64,
+        ),
+        (
+            "shale_engine_stall_micros_total",
+            "counter",
+            "Time writes spent stalled.",
+            s.stall_micros as f64,
+        ),
+        (
+            "shale_engine_background_errors_total",
+            "counter",
+            "Background errors.",
+            s.background_errors as f64,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in rows {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    out
+}

@@ -1,0 +1,319 @@
+//! Per-command counters and latency histograms, rendered for `INFO`, `stats` and
+//! Prometheus.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// One command's figures: calls, failed calls, total time and a latency histogram.
+struct CommandStats {
+    calls: AtomicU64,
+    errors: AtomicU64,
+    total_micros: AtomicU64,
+    /// Microseconds, 1 µs .. 1 h, 2 significant digits.
+    latency: Mutex<Histogram<u64>>,
+}
+
+impl CommandStats {
+    fn new() -> Option<Self> {
+        Some(CommandStats {
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            total_micros: AtomicU64::new(0),
+            latency: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 2).ok()?),
+        })
+    }
+}
+
+/// A point-in-time copy of one command's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandSnapshot {
+    /// Front end (`redis`, `memcache`, …).
+    pub protocol: String,
+    /// Command name, lower case.
+    pub command: String,
+    /// Calls answered.
+    pub calls: u64,
+    /// Calls answered with an error.
+    pub errors: u64,
+    /// Sum of call latencies in microseconds.
+    pub total_micros: u64,
+    /// Latency percentiles in microseconds: p50, p95, p99, p99.9, max.
+    pub percentiles_micros: [u64; 5],
+}
+
+/// Protocol → command → figures.
+type CommandMap = BTreeMap<&'static str, BTreeMap<String, Arc<CommandStats>>>;
+
+/// Server-wide command metrics; cheap to record from many connections at once.
+#[derive(Default)]
+pub struct Metrics {
+    commands: RwLock<CommandMap>,
+    connections_received: AtomicU64,
+    connections_rejected: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Quantiles reported everywhere, in the order of [`CommandSnapshot::percentiles_micros`].
+const QUANTILES: [(f64, &str); 4] = [
+    (0.5, "0.5"),
+    (0.95, "0.95"),
+    (0.99, "0.99"),
+    (0.999, "0.999"),
+];
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one answered command. `command` is lower-cased; unknown commands
+    /// should be recorded under one name (e.g. `unknown`) to bound the label set.
+    pub fn record(&self, protocol: &'static str, command: &str, elapsed: Duration, failed: bool) {
+        let Some(stats) = self.stats_for(protocol, command) else {
+            return;
+        };
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        stats.total_micros.fetch_add(micros, Ordering::Relaxed);
+        let mut h = stats.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        h.saturating_record(micros.max(1));
+    }
+
+    fn stats_for(&self, protocol: &'static str, command: &str) -> Option<Arc<CommandStats>> {
+        let name: std::borrow::Cow<'_, str> = if command.bytes().any(|b| b.is_ascii_uppercase()) {
+            command.to_ascii_lowercase().into()
+        } else {
+            command.into()
+        };
+        {
+            let map = self.commands.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(s) = map.get(protocol).and_then(|m| m.get(name.as_ref())) {
+                return Some(Arc::clone(s));
+            }
+        }
+        let mut map = self
+            .commands
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let per_protocol = map.entry(protocol).or_default();
+        if let Some(s) = per_protocol.get(name.as_ref()) {
+            return Some(Arc::clone(s));
+        }
+        let s = Arc::new(CommandStats::new()?);
+        per_protocol.insert(name.into_owned(), Arc::clone(&s));
+        Some(s)
+    }
+
+    /// Counts an accepted connection.
+    pub fn connection_received(&self) {
+        self.connections_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection refused because of `max_clients`.
+    pub fn connection_rejected(&self) {
+        self.connections_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts bytes read from and written to clients.
+    pub fn add_io(&self, read: u64, written: u64) {
+        self.bytes_read.fetch_add(read, Ordering::Relaxed);
+        self.bytes_written.fetch_add(written, Ordering::Relaxed);
+    }
+
+    /// Connections accepted since start.
+    pub fn connections_received(&self) -> u64 {
+        self.connections_received.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused since start.
+    pub fn connections_rejected(&self) -> u64 {
+        self.connections_rejected.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from clients since start.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written to clients since start.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+
+    /// Total commands answered for one protocol (all protocols with `None`).
+    pub fn total_commands(&self, protocol: Option<&str>) -> u64 {
+        let map = self.commands.read().unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .filter(|(p, _)| protocol.is_none_or(|want| **p == want))
+            .flat_map(|(_, cmds)| cmds.values())
+            .map(|s| s.calls.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Every command's figures, ordered by protocol then command.
+    pub fn snapshot(&self) -> Vec<CommandSnapshot> {
+        let map = self.commands.read().unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .flat_map(|(protocol, cmds)| cmds.iter().map(move |(c, s)| (*protocol, c, s)))
+            .map(|(protocol, command, s)| {
+                let h = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut p = [0u64; 5];
+                for (slot, (q, _)) in p.iter_mut().zip(QUANTILES) {
+                    *slot = h.value_at_quantile(q);
+                }
+                p[4] = h.max();
+                CommandSnapshot {
+                    protocol: protocol.to_string(),
+                    command: command.clone(),
+                    calls: s.calls.load(Ordering::Relaxed),
+                    errors: s.errors.load(Ordering::Relaxed),
+                    total_micros: s.total_micros.load(Ordering::Relaxed),
+                    percentiles_micros: p,
+                }
+            })
+            .collect()
+    }
+
+    /// The metrics in Prometheus's text exposition format (version 0.0.4).
+    pub fn prometheus(&self, connected: &[(&str, usize)]) -> String {
+        let mut out = String::new();
+        let snap = self.snapshot();
+        out.push_str("# HELP shale_commands_total Commands answered.\n");
+        out.push_str("# TYPE shale_commands_total counter\n");
+        for c in &snap {
+            let _ = writeln!(
+                out,
+                "shale_commands_total{{protocol=\"{}\",command=\"{}\"}} {}",
+                c.protocol,
+                escape(&c.command),
+                c.calls
+            );
+        }
+        out.push_str("# HELP shale_command_errors_total Commands answered with an error.\n");
+        out.push_str("# TYPE shale_command_errors_total counter\n");
+        for c in &snap {
+            let _ = writeln!(
+                out,
+                "shale_command_errors_total{{protocol=\"{}\",command=\"{}\"}} {}",
+                c.protocol,
+                escape(&c.command),
+                c.errors
+            );
+        }
+        out.push_str("# HELP shale_command_duration_seconds Command latency.\n");
+        out.push_str("# TYPE shale_command_duration_seconds summary\n");
+        for c in &snap {
+            let labels = format!(
+                "protocol=\"{}\",command=\"{}\"",
+                c.protocol,
+                escape(&c.command)
+            );
+            for ((_, q), v) in QUANTILES.iter().zip(c.percentiles_micros) {
+                let _ = writeln!(
+                    out,
+                    "shale_command_duration_seconds{{{labels},quantile=\"{q}\"}} {}",
+                    seconds(v)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "shale_command_duration_seconds_sum{{{labels}}} {}",
+                seconds(c.total_micros)
+            );
+            let _ = writeln!(
+                out,
+                "shale_command_duration_seconds_count{{{labels}}} {}",
+                c.calls
+            );
+        }
+        out.push_str("# HELP shale_connected_clients Clients connected now.\n");
+        out.push_str("# TYPE shale_connected_clients gauge\n");
+        for (protocol, n) in connected {
+            let _ = writeln!(
+                out,
+                "shale_connected_clients{{protocol=\"{protocol}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP shale_connections_received_total Connections accepted.\n");
+        out.push_str("# TYPE shale_connections_received_total counter\n");
+        let _ = writeln!(
+            out,
+            "shale_connections_received_total {}",
+            self.connections_received()
+        );
+        out.push_str(
+            "# HELP shale_connections_rejected_total Connections refused (max_clients).\n",
+        );
+        out.push_str("# TYPE shale_connections_rejected_total counter\n");
+        let _ = writeln!(
+            out,
+            "shale_connections_rejected_total {}",
+            self.connections_rejected()
+        );
+        out.push_str("# HELP shale_net_input_bytes_total Bytes read from clients.\n");
+        out.push_str("# TYPE shale_net_input_bytes_total counter\n");
+        let _ = writeln!(out, "shale_net_input_bytes_total {}", self.bytes_read());
+        out.push_str("# HELP shale_net_output_bytes_total Bytes written to clients.\n");
+        out.push_str("# TYPE shale_net_output_bytes_total counter\n");
+        let _ = writeln!(out, "shale_net_output_bytes_total {}", self.bytes_written());
+        out
+    }
+}
+
+fn seconds(micros: u64) -> String {
+    format!("{:.6}", micros as f64 / 1e6)
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_renders() {
+        let m = Metrics::new();
+        for i in 1..=100u64 {
+            m.record("redis", "GET", Duration::from_micros(i), i == 100);
+        }
+        m.record("memcache", "set", Duration::from_micros(7), false);
+        let snap = m.snapshot();
+        assert_eq!(snap.len(), 2);
+        let get = snap.iter().find(|c| c.command == "get").unwrap();
+        assert_eq!((get.calls, get.errors, get.total_micros), (100, 1, 5050));
+        assert!((49..=51).contains(&get.percentiles_micros[0]), "{get:?}");
+        assert_eq!(get.percentiles_micros[4], 100);
+        assert_eq!(m.total_commands(Some("redis")), 100);
+        assert_eq!(m.total_commands(None), 101);
+        let text = m.prometheus(&[("redis", 3)]);
+        assert!(text.contains("shale_commands_total{protocol=\"redis\",command=\"get\"} 100\n"));
+        assert!(
+            text.contains("shale_command_errors_total{protocol=\"redis\",command=\"get\"} 1\n")
+        );
+        assert!(text.contains("shale_connected_clients{protocol=\"redis\"} 3\n"));
+        assert!(text.contains(
+            "shale_command_duration_seconds_count{protocol=\"memcache\",command=\"set\"} 1\n"
+        ));
+    }
+}

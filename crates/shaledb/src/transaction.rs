@@ -153,6 +153,25 @@ impl Transaction {
         self.write_ks(&ks.ks, key.as_ref(), Some(value.as_ref()))
     }
 
+    /// Buffers `key = value` that expires at `expiry_ms` (ms since the Unix epoch, as
+    /// from [`Db::expiry_after`]); reads in this transaction see it unexpired.
+    pub fn put_with_expiry_in(
+        &mut self,
+        ks: &Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expiry_ms: u64,
+    ) -> Result<()> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        check_entry_sizes(key, value)?;
+        let id = self.touch(&ks.ks)?;
+        self.batch.put_with_expiry_in(id, key, value, expiry_ms);
+        self.keys.insert((id, key.to_vec()));
+        self.writes
+            .insert((id, key.to_vec()), Some(Bytes::copy_from_slice(value)));
+        Ok(())
+    }
+
     /// Buffers a delete of `key` (applied at commit).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
         let ks = self.default_ks();

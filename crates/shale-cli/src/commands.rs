@@ -183,6 +183,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .map_err(stdout_err)?;
         }
         Command::Demo => demo(&open()?, &mut out)?,
+        Command::Serve(args) => {
+            drop(out); // the server prints its own lines
+            return crate::serve::run(&cli.db, opts.clone(), args);
+        }
     }
     out.flush().map_err(stdout_err)?;
     Ok(ExitCode::SUCCESS)

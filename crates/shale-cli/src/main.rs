@@ -4,6 +4,7 @@ mod batch;
 mod check;
 mod commands;
 mod encoding;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -137,6 +138,9 @@ enum Command {
     },
     /// Write and read sample data in the data directory: a first look at ShaleDB.
     Demo,
+    /// Serve the data directory over the Redis and memcached protocols until
+    /// SIGINT/SIGTERM (see docs/serve.md).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {

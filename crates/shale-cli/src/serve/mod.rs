@@ -1,0 +1,189 @@
+//! `shale serve`: the network front ends over one data directory.
+//!
+//! Opens the Db, binds every configured front end (a bind failure is reported
+//! before anything is served), prints one `listening` line per bound address,
+//! serves until SIGINT/SIGTERM, then drains connections, syncs and flushes, and
+//! closes the Db.
+
+pub mod config;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use shale_server::{Context, SyncPolicy};
+use shaledb::{Db, Error, Options, Result};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+pub use config::ServeConfig;
+
+/// Command-line settings of `shale serve`; each overrides the config file.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (see docs/serve.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Front ends to run, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub protocols: Option<Vec<String>>,
+    /// fsync policy for acknowledged writes: always, everysec or no.
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    pub appendfsync: Option<SyncPolicy>,
+    /// Admin HTTP address serving /metrics and /health (off unless set).
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<String>,
+}
+
+fn parse_policy(s: &str) -> std::result::Result<SyncPolicy, String> {
+    SyncPolicy::parse(s).ok_or_else(|| format!("{s:?} is not one of always, everysec, no"))
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidArgument(msg.into())
+}
+
+/// Runs the server until a signal; returns once the Db is closed.
+pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCode> {
+    let mut cfg = match &args.config {
+        Some(path) => ServeConfig::load(path).map_err(invalid)?,
+        None => ServeConfig::default(),
+    };
+    if let Some(p) = args.protocols {
+        // `--protocols ''` runs none (the admin endpoint alone).
+        cfg.server.protocols = p.into_iter().filter(|p| !p.is_empty()).collect();
+    }
+    if let Some(p) = args.appendfsync {
+        cfg.server.appendfsync = p;
+    }
+    if let Some(a) = args.admin {
+        cfg.server.admin = Some(a);
+    }
+    cfg.validate().map_err(invalid)?;
+    cfg.engine.apply(&mut opts).map_err(invalid)?;
+    init_logging();
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all().thread_name("shale-serve");
+    if cfg.server.worker_threads > 0 {
+        rt.worker_threads(cfg.server.worker_threads);
+    }
+    let rt = rt
+        .build()
+        .map_err(|e| Error::io("start runtime", "<tokio>", e))?;
+    let db = Db::open(db_path, opts)?;
+    let ctx = Context::new(db.clone(), cfg.limits.clone(), cfg.server.appendfsync);
+    let served = rt.block_on(serve(ctx.clone(), &cfg));
+    ctx.shutdown.trigger();
+    drop(rt);
+    // Every connection has finished: make what they acknowledged durable and leave
+    // the memtables on disk so the next start replays little.
+    let closed = db.sync_wal().and_then(|()| db.flush());
+    drop(ctx);
+    drop(db);
+    served?;
+    closed?;
+    info!("shut down cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Binds, announces and serves every configured endpoint until shutdown.
+async fn serve(ctx: Context, cfg: &ServeConfig) -> Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(addr) = &cfg.server.admin {
+        let listener = bind("admin", addr).await?;
+        tasks.spawn(shale_server::serve_admin(listener, ctx.clone()));
+    }
+    if tasks.is_empty() {
+        return Err(invalid(
+            "nothing to serve: no protocol enabled and no admin address",
+        ));
+    }
+    let syncer = match cfg.server.appendfsync {
+        SyncPolicy::Everysec => Some(
+            shale_server::spawn_wal_syncer(ctx.db.clone(), ctx.shutdown.clone())
+                .map_err(|e| Error::io("spawn", "<wal syncer>", e))?,
+        ),
+        _ => None,
+    };
+    announce("ready", None);
+    let signals = wait_for_signal(ctx.clone());
+    tokio::pin!(signals);
+    let mut first_error = None;
+    loop {
+        tokio::select! {
+            () = &mut signals, if !ctx.shutdown.is_triggered() => {}
+            joined = tasks.join_next() => match joined {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    warn!(error = %e, "a front end failed; shutting down");
+                    first_error.get_or_insert(Error::io("serve", "<listener>", e));
+                    ctx.shutdown.trigger();
+                }
+                Some(Err(e)) => {
+                    warn!(error = %e, "a front end task panicked; shutting down");
+                    ctx.shutdown.trigger();
+                }
+            },
+        }
+    }
+    if let Some(t) = syncer {
+        t.thread().unpark();
+        let _ = t.join();
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+async fn bind(protocol: &str, addr: &str) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| invalid(format!("cannot listen for {protocol} on {addr}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("local_addr", addr, e))?;
+    announce(protocol, Some(local));
+    Ok(listener)
+}
+
+/// One stdout line per event, stable for scripts and tests:
+/// `listening redis 127.0.0.1:6379`, then `ready`.
+fn announce(what: &str, addr: Option<SocketAddr>) {
+    let mut out = std::io::stdout().lock();
+    let _ = match addr {
+        Some(a) => {
+            info!(protocol = what, addr = %a, "listening");
+            writeln!(out, "listening {what} {a}")
+        }
+        None => writeln!(out, "{what}"),
+    };
+    let _ = out.flush();
+}
+
+/// Fires the shutdown signal on SIGINT or SIGTERM.
+async fn wait_for_signal(ctx: Context) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        warn!("cannot install signal handlers; stop the server with kill -9 only");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => info!("SIGINT: shutting down"),
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+    }
+    ctx.shutdown.trigger();
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHALE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

@@ -1,0 +1,95 @@
+//! `shale serve` as a process: endpoints, admin HTTP, signals, config errors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::disallowed_methods)] // tests write config files directly
+
+mod serve_support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serve_support::{Server, http_get};
+
+#[test]
+fn admin_endpoint_and_sigterm_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--protocols", "", "--admin", "127.0.0.1:0"]);
+    let admin = server.addr("admin");
+    assert_eq!(http_get(admin, "/health"), (200, "OK\n".to_string()));
+    let (status, body) = http_get(admin, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("# TYPE shale_commands_total counter"),
+        "{body}"
+    );
+    assert!(body.contains("shale_engine_writes_total 0"), "{body}");
+    assert_eq!(http_get(admin, "/nope").0, 404);
+    server.signal("TERM");
+    let status = server.wait(Duration::from_secs(20));
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("shale.toml");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shale"))
+            .arg("--db")
+            .arg(dir.path().join("data"))
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&cfg, "[server]\nappendfsync = \"sometimes\"\n").unwrap();
+    let out = run(&["--config", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("appendfsync"), "{err}");
+
+    std::fs::write(&cfg, "[limits]\nmax_clients = 0\n").unwrap();
+    let out = run(&["--config", cfg.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_clients"));
+
+    let out = run(&["--protocols", "gopher"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown protocol \"gopher\""));
+
+    let out = run(&["--appendfsync", "sometimes"]);
+    assert!(!out.status.success());
+
+    let out = run(&[
+        "--config",
+        dir.path().join("missing.toml").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
+
+    // An address already in use: reported, nothing served.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["--protocols", "", "--admin", &addr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen for admin on {addr}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_server_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Server::start(dir.path(), &["--protocols", "", "--admin", "127.0.0.1:0"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_shale"))
+        .arg("--db")
+        .arg(dir.path())
+        .args(["serve", "--protocols", "", "--admin", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("lock")
+    );
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the external programs the test suite drives, if they are missing:
 # the real Redis and memcached servers and clients (the front-end tests compare
-# against them) and the Python client libraries. Idempotent; quick when all is there.
+# against them; libmemcached-tools brings memccapable, memcached's protocol
+# conformance checker, and memcaslap) and the Python client libraries.
+# Idempotent; quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,7 @@ need=()
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v memcached >/dev/null 2>&1 || need+=(memcached)
+command -v memccapable >/dev/null 2>&1 || need+=(libmemcached-tools)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

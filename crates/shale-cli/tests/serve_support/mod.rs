@@ -141,6 +141,11 @@ impl Conn {
         }
     }
 
+    /// The buffered reader, for tests that read raw lines.
+    pub fn reader(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
+    }
+
     /// Sends raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();

@@ -1,9 +1,10 @@
 //! Power loss at the named kill points of every file operation (`shale_fs::KillPointFs`).
 //!
-//! One deterministic, single-writer workload — puts, deletes and batches (some synced),
-//! an explicit flush, a full compaction, a clean reopen in the middle, background
-//! flushes and compactions all along, a manifest small enough to roll over many times
-//! and the deletion of obsolete WALs, tables and manifests — runs on a `KillPointFs`.
+//! One deterministic, single-writer workload — puts, deletes, range deletes and
+//! batches (some synced, some spanning two keyspaces), an explicit flush, a full
+//! compaction, a checkpoint, a clean reopen in the middle, background flushes and
+//! compactions all along, a manifest small enough to roll over many times and the
+//! deletion of obsolete WALs, tables and manifests — runs on a `KillPointFs`.
 //! At sampled hits of *every* site (`wal.append`, `sst.sync`, `current.rename`,
 //! `manifest.sync_dir`, `sst.remove`, ...) an observer takes a crash image, just
 //! before and just after the operation, under a rotating `CrashPolicy`. A verifier
@@ -16,7 +17,9 @@
 //!   reopen) and the writes issued by then: nothing synced is lost, no value that was
 //!   never written appears, batches are all-or-nothing, and nothing is lost out of
 //!   order;
-//! * forward and reverse scans agree with point reads.
+//! * forward and reverse scans agree with point reads, in both keyspaces.
+//!
+//! The checkpoint taken mid-run must hold exactly the state after the writes before it.
 //!
 //! Finally every site of `REQUIRED_SITES` must have been hit, and crash images taken
 //! at it, so a refactor that stops going through a site fails here rather than
@@ -34,12 +37,16 @@ use shaledb::{Compression, Db, FileSystem, MemFs, Options, WriteBatch, WriteOpti
 const DIR: &str = "/db";
 /// Write units (a put, a delete or a batch) of the workload.
 const UNITS: u64 = 1500;
-/// Distinct keys: small, so keys are overwritten and compaction drops versions.
+/// Distinct keys per keyspace: few, so keys are overwritten and compaction drops versions.
 const KEYS: u64 = 300;
+/// The keyspaces written; key id `ks * KEYS + k` is key `k` of keyspace `ks`.
+const KEYSPACES: [&str; 2] = ["default", "two"];
+/// Where the mid-run checkpoint goes, and the unit after which it is taken.
+const CHECKPOINT: (&str, u64) = ("/checkpoint", 850);
 
 /// Sites the workload must hit: every append, sync and close of WAL, table and
-/// manifest files, their creation, deletion and the directory syncs that make those
-/// durable, and the whole atomic replace of `CURRENT` (temp file written, synced,
+/// manifest files, their creation, deletion, the checkpoint's table links and the
+/// directory syncs that make those durable, and the whole atomic replace of `CURRENT` (temp file written, synced,
 /// closed, renamed, directory synced).
 const REQUIRED_SITES: &[&str] = &[
     "wal.create",
@@ -54,6 +61,7 @@ const REQUIRED_SITES: &[&str] = &[
     "sst.close",
     "sst.sync_dir",
     "sst.remove",
+    "sst.hard_link",
     "manifest.create",
     "manifest.append",
     "manifest.sync",
@@ -88,26 +96,52 @@ fn options(fs: Arc<dyn FileSystem>) -> Options {
     }
 }
 
-/// A key's new value (`None`: deleted).
-type Write = (Vec<u8>, Option<Vec<u8>>);
+/// One operation of a unit.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Key id gets a value (`None`: deleted).
+    Write(usize, Option<Vec<u8>>),
+    /// Keys `from..to` of keyspace `ks` deleted by one range tombstone.
+    RangeDelete { ks: usize, from: u64, to: u64 },
+}
 
 fn key(k: u64) -> Vec<u8> {
     format!("k{k:04}").into_bytes()
 }
 
-/// The writes of unit `i`: one put or delete, or every 11th a batch of three.
-fn unit(i: u64) -> Vec<Write> {
+/// The writes of unit `i`: one put or delete, every 11th a batch of three (which may
+/// span both keyspaces), every 53rd a range delete of up to 8 keys.
+fn unit(i: u64) -> Vec<Op> {
+    if i % 53 == 20 {
+        let from = (i * 13) % KEYS;
+        return vec![Op::RangeDelete {
+            ks: ((i / 53) % 2) as usize,
+            from,
+            to: (from + 8).min(KEYS),
+        }];
+    }
     let one = |j: u64| {
-        let k = key((i * 37 + j * 101) % KEYS);
+        let ks = u64::from((i + j) % 3 == 1);
+        let id = (ks * KEYS + (i * 37 + j * 101) % KEYS) as usize;
         if (i + j) % 9 == 4 {
-            (k, None)
+            Op::Write(id, None)
         } else {
             let pad = "p".repeat(((i + j) % 7) as usize * 20);
-            (k, Some(format!("v{i}.{j}-{pad}").into_bytes()))
+            Op::Write(id, Some(format!("v{i}.{j}-{pad}").into_bytes()))
         }
     };
     let n = if i % 11 == 5 { 3 } else { 1 };
     (0..n).map(one).collect()
+}
+
+/// The key ids an operation changes.
+fn ids(op: &Op) -> Vec<usize> {
+    match op {
+        Op::Write(id, _) => vec![*id],
+        Op::RangeDelete { ks, from, to } => (*from..*to)
+            .map(|k| (*ks as u64 * KEYS + k) as usize)
+            .collect(),
+    }
 }
 
 /// Workload progress, read by the observer at the instant of each image.
@@ -127,15 +161,25 @@ fn run_workload(fs: &KillPointFs, progress: &Progress) {
             .store(p.issued.load(Ordering::SeqCst), Ordering::SeqCst);
     };
     let mut db = open();
+    let mut two = db.keyspace(KEYSPACES[1]).unwrap();
     for i in 0..UNITS {
         progress.issued.store(i + 1, Ordering::SeqCst);
         let sync = i % 10 == 9;
         let mut batch = WriteBatch::new();
-        for (k, v) in unit(i) {
-            match v {
-                Some(v) => batch.put(k, v),
-                None => batch.delete(k),
-            };
+        let ks_id = |ks: usize| if ks == 0 { 0 } else { two.id() };
+        for op in unit(i) {
+            match op {
+                Op::Write(id, v) => {
+                    let (ks, k) = (id / KEYS as usize, key(id as u64 % KEYS));
+                    match v {
+                        Some(v) => batch.put_in(ks_id(ks), k, v),
+                        None => batch.delete_in(ks_id(ks), k),
+                    };
+                }
+                Op::RangeDelete { ks, from, to } => {
+                    batch.delete_range_in(ks_id(ks), key(from), key(to));
+                }
+            }
         }
         db.write(batch, &WriteOptions { sync }).unwrap();
         if sync {
@@ -148,13 +192,18 @@ fn run_workload(fs: &KillPointFs, progress: &Progress) {
             }
             700 => {
                 db.compact_range::<&[u8], _>(..).unwrap();
+                two.compact_range::<&[u8], _>(..).unwrap();
                 settle(progress);
+            }
+            i if i + 1 == CHECKPOINT.1 => {
+                db.checkpoint(CHECKPOINT.0).unwrap();
             }
             1000 => {
                 // A clean close and reopen: recovery replays the WAL into a table and
                 // deletes what became obsolete. Once open returns, it is all durable.
-                drop(db);
+                drop((db, two));
                 db = open();
+                two = db.keyspace(KEYSPACES[1]).unwrap();
                 settle(progress);
             }
             _ => {}
@@ -173,14 +222,84 @@ fn run_workload(fs: &KillPointFs, progress: &Progress) {
 type History = Vec<Vec<(u64, Option<Vec<u8>>)>>;
 
 fn history() -> History {
-    let mut h: History = vec![Vec::new(); KEYS as usize];
+    let mut h: History = vec![Vec::new(); KEYSPACES.len() * KEYS as usize];
     for i in 0..UNITS {
-        for (k, v) in unit(i) {
-            let id: usize = std::str::from_utf8(&k[1..]).unwrap().parse().unwrap();
-            h[id].push((i, v));
+        for op in unit(i) {
+            let value = match &op {
+                Op::Write(_, v) => v.clone(),
+                Op::RangeDelete { .. } => None,
+            };
+            for id in ids(&op) {
+                h[id].push((i, value.clone()));
+            }
         }
     }
     h
+}
+
+/// Every key id's value after the first `p` units.
+fn state_after(history: &History, p: u64) -> Vec<Option<Vec<u8>>> {
+    history
+        .iter()
+        .map(|writes| {
+            writes
+                .iter()
+                .rev()
+                .find(|(u, _)| *u < p)
+                .and_then(|(_, v)| v.clone())
+        })
+        .collect()
+}
+
+/// Reads every key id of `db` (point reads), checking that scans of each keyspace
+/// agree with them.
+fn read_all(db: &Db) -> Result<Vec<Option<Vec<u8>>>, String> {
+    let mut observed = Vec::with_capacity(KEYSPACES.len() * KEYS as usize);
+    for name in KEYSPACES {
+        if name != "default" && !db.list_keyspaces().iter().any(|n| n == name) {
+            // The image predates the keyspace: all its keys are absent.
+            observed.extend((0..KEYS).map(|_| None));
+            continue;
+        }
+        let ks = db
+            .keyspace(name)
+            .map_err(|e| format!("keyspace {name}: {e}"))?;
+        let mut expected_scan = Vec::new();
+        for k in 0..KEYS {
+            let v = ks
+                .get(key(k))
+                .map_err(|e| format!("get: {e}"))?
+                .map(|b| b.to_vec());
+            if let Some(v) = &v {
+                expected_scan.push((key(k), v.clone()));
+            }
+            observed.push(v);
+        }
+        let scan = |rev: bool| -> Result<Vec<Pair>, String> {
+            let it = ks.iter();
+            let items: Vec<_> = if rev {
+                it.rev().collect()
+            } else {
+                it.collect()
+            };
+            items
+                .into_iter()
+                .map(|r| {
+                    r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                        .map_err(|e| format!("scan: {e}"))
+                })
+                .collect()
+        };
+        if scan(false)? != expected_scan {
+            return Err(format!("{name}: forward scan disagrees with point reads"));
+        }
+        let mut reversed = scan(true)?;
+        reversed.reverse();
+        if reversed != expected_scan {
+            return Err(format!("{name}: reverse scan disagrees with point reads"));
+        }
+    }
+    Ok(observed)
 }
 
 /// Which hits of a site get an image: all of the first 64, then every 4th — every hit
@@ -213,41 +332,7 @@ fn verify(img: &Image, history: &History) -> Result<(), String> {
         },
     )
     .map_err(|e| format!("does not open: {e}"))?;
-    let mut observed = Vec::with_capacity(KEYS as usize);
-    let mut expected_scan = Vec::new();
-    for k in 0..KEYS {
-        let v = db
-            .get(key(k))
-            .map_err(|e| format!("get: {e}"))?
-            .map(|b| b.to_vec());
-        if let Some(v) = &v {
-            expected_scan.push((key(k), v.clone()));
-        }
-        observed.push(v);
-    }
-    let scan = |rev: bool| -> Result<Vec<Pair>, String> {
-        let it = db.iter();
-        let items: Vec<_> = if rev {
-            it.rev().collect()
-        } else {
-            it.collect()
-        };
-        items
-            .into_iter()
-            .map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| format!("scan: {e}"))
-            })
-            .collect()
-    };
-    if scan(false)? != expected_scan {
-        return Err("forward scan disagrees with point reads".into());
-    }
-    let mut reversed = scan(true)?;
-    reversed.reverse();
-    if reversed != expected_scan {
-        return Err("reverse scan disagrees with point reads".into());
-    }
+    let observed = read_all(&db)?;
     check_prefix(&observed, img.durable, img.issued, history)
 }
 
@@ -299,7 +384,7 @@ fn check_prefix(
     let mut count = 0;
     for (p, d) in diff.iter().enumerate().take(n + 1) {
         count += d;
-        if count == KEYS as i64 && p as u64 >= durable {
+        if count == history.len() as i64 && p as u64 >= durable {
             return Ok(());
         }
     }
@@ -367,6 +452,14 @@ fn power_loss_at_every_named_kill_point() {
     fs.clear_observer(); // drops the sender: the verifier finishes
     let (checked, failures) = verifier.join().unwrap();
 
+    // The checkpoint holds exactly the writes before it.
+    let cp = Db::open(CHECKPOINT.0, options(Arc::new(fs.clone()))).unwrap();
+    assert!(
+        read_all(&cp).unwrap() == state_after(&history(), CHECKPOINT.1),
+        "the checkpoint holds the state after unit {}",
+        CHECKPOINT.1
+    );
+
     let hits = fs.hits();
     let images: u64 = checked.values().sum();
     let hit_list: Vec<String> = hits.iter().map(|(s, n)| format!("{s}={n}")).collect();
@@ -402,15 +495,7 @@ fn power_loss_at_every_named_kill_point() {
 #[test]
 fn prefix_checker_rejects_loss_invention_and_reordering() {
     let history = history();
-    let state_after = |p: u64| -> Vec<Option<Vec<u8>>> {
-        let mut s = vec![None; KEYS as usize];
-        for (k, writes) in history.iter().enumerate() {
-            if let Some((_, v)) = writes.iter().rev().find(|(u, _)| *u < p) {
-                s[k] = v.clone();
-            }
-        }
-        s
-    };
+    let state_after = |p: u64| state_after(&history, p);
     for p in [40, 45, 50] {
         check_prefix(&state_after(p), 40, 50, &history).unwrap();
     }
@@ -423,12 +508,11 @@ fn prefix_checker_rejects_loss_invention_and_reordering() {
     let e = check_prefix(&invented, 40, 50, &history).unwrap_err();
     assert!(e.contains("UNEXPECTED"), "{e}");
     // Unit 48's write without unit 42's (two different keys): no single prefix.
-    let (k42, _) = &unit(42)[0];
-    let (k48, _) = &unit(48)[0];
-    let id = |k: &[u8]| -> usize { std::str::from_utf8(&k[1..]).unwrap().parse().unwrap() };
+    let k42 = ids(&unit(42)[0])[0];
+    let k48 = ids(&unit(48)[0])[0];
     assert_ne!(k42, k48);
     let mut torn = state_after(49);
-    torn[id(k42)] = state_after(42)[id(k42)].clone();
+    torn[k42] = state_after(42)[k42].clone();
     let e = check_prefix(&torn, 40, 49, &history).unwrap_err();
     assert!(e.contains("not the state after any prefix"), "{e}");
 }

@@ -3,11 +3,9 @@
 //! every byte. Recovery must give the state before or after the call — never an
 //! error, never a mix.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use shale_core::Result;
-use shale_fs::{FileLock, FileSystem, MemFs, RandomAccessFile, WritableFile};
+use shale_fs::{CrashPolicy, KillPointFs, MemFs, Moment};
 
 use super::version_set::assert_same;
 use super::{dir, new_fs, recover, workload_edit};
@@ -15,98 +13,42 @@ use crate::current::read_current;
 use crate::state::State;
 use crate::{VersionSet, manifest_path};
 
-/// Wraps a MemFs and, while armed, takes a `crash_clone` before every operation that
-/// changes anything (create, append, sync, rename, remove, directory sync).
-#[derive(Debug, Clone)]
-struct CrashPointFs {
-    inner: MemFs,
+/// A `KillPointFs` whose observer, while armed, takes a power-loss image just before
+/// every file operation (create, append, sync, close, rename, remove, link,
+/// directory sync).
+#[derive(Clone)]
+struct CrashPoints {
+    fs: KillPointFs,
     images: Arc<Mutex<Option<Vec<MemFs>>>>,
 }
 
-impl CrashPointFs {
-    fn capture(&self) {
-        if let Some(v) = self.images.lock().unwrap().as_mut() {
-            v.push(self.inner.crash_clone());
-        }
+impl CrashPoints {
+    fn new() -> Self {
+        let fs = KillPointFs::new(new_fs());
+        let images: Arc<Mutex<Option<Vec<MemFs>>>> = Arc::default();
+        let sink = Arc::clone(&images);
+        let last_op = Mutex::new(None);
+        fs.set_observer(move |p| {
+            // A directory sync hits one site per file type: one image per operation.
+            let mut last = last_op.lock().unwrap();
+            if p.moment != Moment::Before || *last == Some(p.op_seq) {
+                return;
+            }
+            *last = Some(p.op_seq);
+            if let Some(v) = sink.lock().unwrap().as_mut() {
+                v.push(p.crash_image(CrashPolicy::DropAllUnsynced, p.op_seq));
+            }
+        });
+        CrashPoints { fs, images }
     }
     fn arm(&self) {
         *self.images.lock().unwrap() = Some(Vec::new());
     }
     fn take(&self) -> Vec<MemFs> {
-        let images = self.images.lock().unwrap().take().unwrap_or_default();
+        let mut images = self.images.lock().unwrap().take().unwrap_or_default();
         // The point after the last operation, too.
-        let mut images = images;
-        images.push(self.inner.crash_clone());
+        images.push(self.fs.mem().crash_clone());
         images
-    }
-}
-
-struct CrashPointFile {
-    inner: Box<dyn WritableFile>,
-    fs: CrashPointFs,
-}
-
-impl WritableFile for CrashPointFile {
-    fn append(&mut self, data: &[u8]) -> Result<()> {
-        self.fs.capture();
-        self.inner.append(data)
-    }
-    fn sync_data(&mut self) -> Result<()> {
-        self.fs.capture();
-        self.inner.sync_data()
-    }
-    fn len(&self) -> u64 {
-        self.inner.len()
-    }
-}
-
-impl FileSystem for CrashPointFs {
-    fn create_dir_all(&self, dir: &Path) -> Result<()> {
-        self.inner.create_dir_all(dir)
-    }
-    fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
-        self.capture();
-        Ok(Box::new(CrashPointFile {
-            inner: self.inner.create(path)?,
-            fs: self.clone(),
-        }))
-    }
-    fn open_append(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
-        Ok(Box::new(CrashPointFile {
-            inner: self.inner.open_append(path)?,
-            fs: self.clone(),
-        }))
-    }
-    fn open_read(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
-        self.inner.open_read(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
-        self.capture();
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> Result<()> {
-        self.capture();
-        self.inner.remove_file(path)
-    }
-    fn hard_link(&self, original: &Path, link: &Path) -> Result<()> {
-        self.capture();
-        self.inner.hard_link(original, link)
-    }
-    fn list(&self, dir: &Path) -> Result<Vec<String>> {
-        self.inner.list(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn file_size(&self, path: &Path) -> Result<u64> {
-        self.inner.file_size(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> Result<()> {
-        self.capture();
-        self.inner.sync_dir(dir)
-    }
-    fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>> {
-        self.inner.lock(path)
     }
 }
 
@@ -122,11 +64,8 @@ fn is_one_of(got: &State, a: &State, b: &State) -> bool {
 
 #[test]
 fn crash_before_every_operation_and_after_every_call() {
-    let fs = CrashPointFs {
-        inner: new_fs(),
-        images: Arc::new(Mutex::new(None)),
-    };
-    let mut vs = VersionSet::create_new(Arc::new(fs.clone()), dir(), 7).unwrap();
+    let fs = CrashPoints::new();
+    let mut vs = VersionSet::create_new(Arc::new(fs.fs.clone()), dir(), 7).unwrap();
     vs.set_max_manifest_size(700);
     let mut rolls = 0;
     let mut points = 0;
@@ -196,11 +135,8 @@ fn torn_last_record_at_every_byte() {
 
 #[test]
 fn recovery_survives_a_crash_during_recovery() {
-    let fs = CrashPointFs {
-        inner: new_fs(),
-        images: Arc::new(Mutex::new(None)),
-    };
-    let mut vs = VersionSet::create_new(Arc::new(fs.clone()), dir(), 7).unwrap();
+    let fs = CrashPoints::new();
+    let mut vs = VersionSet::create_new(Arc::new(fs.fs.clone()), dir(), 7).unwrap();
     for i in 0..20 {
         let e = workload_edit(&mut vs, i);
         vs.log_and_apply(e).unwrap();
@@ -208,7 +144,7 @@ fn recovery_survives_a_crash_during_recovery() {
     let logged = vs.state().clone();
     drop(vs);
     fs.arm();
-    let vs = VersionSet::recover(Arc::new(fs.clone()), dir(), 7).unwrap();
+    let vs = VersionSet::recover(Arc::new(fs.fs.clone()), dir(), 7).unwrap();
     assert_same(vs.state(), &logged);
     for (k, image) in fs.take().into_iter().enumerate() {
         let got = recover(&image).unwrap_or_else(|e| panic!("crash point {k}: {e}"));

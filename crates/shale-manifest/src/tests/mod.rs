@@ -5,7 +5,6 @@ mod crash;
 mod current;
 mod dump;
 mod edit;
-mod fail_fs;
 mod version_set;
 
 use std::path::Path;

@@ -1,12 +1,10 @@
 //! VersionSet: logging, recovery, roll-over, keyspaces, invalid edits, poisoning.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use shale_core::Error;
-use shale_fs::{FileSystem, MemFs};
+use shale_fs::{ErrorKind, FaultFs, FileSystem, MemFs, Op as FaultOp, Rule};
 
-use super::fail_fs::FailFs;
 use super::{create, dir, file, new_fs, recover, workload_edit};
 use crate::current::read_current;
 use crate::state::State;
@@ -211,7 +209,7 @@ impl Tap for VersionEdit {
 fn failed_sync_poisons_and_installs_nothing() {
     for roll in [false, true] {
         let mem = new_fs();
-        let fs = FailFs::new(mem.clone());
+        let fs = FaultFs::with_mem(&mem);
         let mut vs = VersionSet::create_new(Arc::new(fs.clone()), dir(), 7).unwrap();
         for i in 0..5 {
             let e = workload_edit(&mut vs, i);
@@ -221,13 +219,13 @@ fn failed_sync_poisons_and_installs_nothing() {
             vs.set_max_manifest_size(1);
         }
         let before = vs.state().clone();
-        fs.fail_sync.store(true, Ordering::SeqCst);
+        let failing = fs.add_rule(Rule::error(FaultOp::Sync, ErrorKind::Eio));
         let e = workload_edit(&mut vs, 5);
         let installed_before = vs.state().clone();
         assert!(vs.log_and_apply(e.clone()).is_err());
         assert!(vs.is_poisoned());
         assert_eq!(vs.state(), &installed_before);
-        fs.fail_sync.store(false, Ordering::SeqCst);
+        fs.remove_rule(failing);
         assert!(matches!(
             vs.log_and_apply(e).unwrap_err(),
             Error::Poisoned(_)

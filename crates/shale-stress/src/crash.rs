@@ -104,7 +104,7 @@ fn verify_cycle(cfg: &CrashConfig, summary: &mut Summary) -> StressResult<Vec<St
             return Ok(vec![format!("OPEN FAILED: {e}")]);
         }
     };
-    let check = verify_and_resolve(&db, &exp, w.threads, true)?;
+    let check = verify_and_resolve(&db, &exp, w, true)?;
     summary.verified_keys += check.summary.verified_keys;
     summary.lost += check.summary.lost;
     summary.unexpected += check.summary.unexpected;

@@ -1,7 +1,8 @@
 //! `shale-stress`: the crash and stress tester of ShaleDB.
 //!
-//! * [`run`]: a multi-threaded random workload (puts, deletes, batches, point reads,
-//!   forward/reverse scans, snapshot reads) on a tiny-buffer database, verifying every
+//! * [`run`]: a multi-threaded random workload (puts, deletes, range deletes, batches
+//!   spanning keyspaces, point reads, forward/reverse scans, snapshot reads) over
+//!   several keyspaces of a tiny-buffer database, verifying every
 //!   read and recording what it wrote in a crash-surviving [`expected_state`] file.
 //! * [`crash`]: runs `run` as a child process, SIGKILLs it at seeded random moments,
 //!   reopens the database and verifies all of it ([`verify`]).
@@ -11,7 +12,7 @@
 //!   against a prefix-of-each-thread model.
 //!
 //! Extension points for engine features that do not exist yet (merge operators,
-//! transactions, TTL, several keyspaces) are marked `EXTENSION POINT` in
+//! transactions, TTL) are marked `EXTENSION POINT` in
 //! [`workload`], [`values`] and [`verify`].
 
 // This crate is a test tool, not engine code: it keeps its expected-state file and

@@ -615,7 +615,7 @@ fn one_cycle(
     let at_kill_point = !at.starts_with("at once");
     let db = open(&clone, &cfg.tuning)
         .map_err(|e| StressError::Mismatch(format!("OPEN FAILED after the crash {at}: {e}")))?;
-    let img = read_all(&db, w.keys)?;
+    let img = read_all(&db, w.keys, w.threads, w.keyspaces)?;
     let mut check = check_cycle(&img, start, &logs, &cuts);
     if let Err(e) = db.wait_for_compactions() {
         corrupt += 1;

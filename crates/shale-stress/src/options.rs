@@ -107,7 +107,7 @@ impl TuningArgs {
 /// The workload's shape, shared by every mode.
 #[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct WorkloadArgs {
-    /// Worker threads; each owns the keys `k` with `k % threads == its index`.
+    /// Worker threads; each owns the blocks of 100 keys `b` with `b % threads == its index`.
     #[arg(long, default_value_t = 4)]
     pub threads: usize,
     /// Operations per thread (0: until stopped or killed). Defaults: 5000 for `run`;
@@ -120,8 +120,9 @@ pub struct WorkloadArgs {
     /// Fraction of writes issued with `sync: true`.
     #[arg(long, default_value_t = 0.1)]
     pub sync_ratio: f64,
-    /// Number of keyspaces (only 1 until the engine has keyspaces).
-    #[arg(long, default_value_t = 1)]
+    /// Number of keyspaces the keys are spread over (blocks of 100 keys each; batches
+    /// span keyspaces).
+    #[arg(long, default_value_t = 2)]
     pub keyspaces: u32,
     /// Size of the key space (small, so keys are overwritten often).
     #[arg(long, default_value_t = 10_000)]
@@ -131,21 +132,18 @@ pub struct WorkloadArgs {
 impl WorkloadArgs {
     /// Rejects settings this version cannot run.
     pub fn validate(&self) -> StressResult<()> {
-        // EXTENSION POINT (keyspaces): when the engine has keyspaces, give each one its
-        // own expected-state file (or a keyspace column in the slot index) and spread
-        // the workload over them.
-        if self.keyspaces != 1 {
-            return Err(StressError::Usage(
-                "--keyspaces: only 1 is supported until the engine has keyspaces".into(),
-            ));
+        if !(1..=64).contains(&self.keyspaces) {
+            return Err(StressError::Usage("--keyspaces must be 1 to 64".into()));
         }
         if self.threads == 0 || self.threads > 256 {
             return Err(StressError::Usage("--threads must be 1 to 256".into()));
         }
-        if (self.keys as usize) < self.threads {
-            return Err(StressError::Usage(
-                "--keys must be at least --threads".into(),
-            ));
+        let min_keys = crate::workload::BLOCK as usize * self.threads;
+        if (self.keys as usize) < min_keys {
+            return Err(StressError::Usage(format!(
+                "--keys must be at least {min_keys} (one block of {} keys per thread)",
+                crate::workload::BLOCK
+            )));
         }
         if !(0.0..=1.0).contains(&self.sync_ratio) {
             return Err(StressError::Usage("--sync-ratio must be in [0, 1]".into()));

@@ -25,13 +25,13 @@ pub fn run_command(
     w.validate()?;
     let exp = ExpectedState::open_file(&paths.expected, w.keys)?;
     let db = Db::open(&paths.db, tuning.options(Arc::new(StdFs::new())))?;
-    let before = verify_and_resolve(&db, &exp, w.threads, false)?;
+    let before = verify_and_resolve(&db, &exp, w, false)?;
     require_clean(&before, "verification at start")?;
     let progress: Vec<Progress> = (0..w.threads).map(|_| Progress::default()).collect();
     let stop = AtomicBool::new(false);
     let ops = w.ops.unwrap_or(DEFAULT_RUN_OPS);
     let stats = run_workers(&db, &exp, w, ops, &stop, &progress)?;
-    let after = verify_and_resolve(&db, &exp, w.threads, false)?;
+    let after = verify_and_resolve(&db, &exp, w, false)?;
     require_clean(&after, "verification at end")?;
     Ok(stats)
 }

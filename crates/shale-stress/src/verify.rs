@@ -5,8 +5,9 @@ use shaledb::{Bytes, Db};
 
 use crate::Summary;
 use crate::expected_state::{IN_FLIGHT, Slot, generation, is_put, make_word, observed_of};
+use crate::options::WorkloadArgs;
 use crate::values::{key_bytes, parse_key};
-use crate::workload::{decode_read, owner};
+use crate::workload::{decode_read, keyspace_name, keyspace_of, open_keyspaces, owner};
 use crate::{StressError, StressResult};
 
 /// What a whole-database read found.
@@ -22,17 +23,20 @@ pub struct DbImage {
     pub problems: Vec<String>,
 }
 
-/// Reads every key of `0..num_keys` with `get`, then scans the whole database forward
-/// and backward and checks that the scans show exactly the keys and values the gets did.
-pub fn read_all(db: &Db, num_keys: u32) -> StressResult<DbImage> {
+/// Reads every key of `0..num_keys` with `get` from its keyspace, then scans each
+/// keyspace forward and backward and checks that the scans show exactly the keys and
+/// values the gets did.
+pub fn read_all(db: &Db, num_keys: u32, threads: usize, keyspaces: u32) -> StressResult<DbImage> {
+    let kss = open_keyspaces(db, keyspaces)?;
     let mut img = DbImage {
         observed: vec![None; num_keys as usize],
         garbage: vec![false; num_keys as usize],
         problems: Vec::new(),
     };
+    let ks_of = |k: u32| keyspace_of(k, threads, keyspaces).min(kss.len() - 1);
     let mut raw: Vec<Option<Bytes>> = Vec::with_capacity(num_keys as usize);
     for k in 0..num_keys {
-        let v = db.get(key_bytes(k))?;
+        let v = kss[ks_of(k)].get(key_bytes(k))?;
         match decode_read(k, v.as_deref()) {
             Ok(o) => img.observed[k as usize] = o,
             Err(e) => {
@@ -42,34 +46,38 @@ pub fn read_all(db: &Db, num_keys: u32) -> StressResult<DbImage> {
         }
         raw.push(v);
     }
-    let forward: Vec<(Bytes, Bytes)> = db.iter().collect::<shaledb::Result<_>>()?;
-    let mut backward: Vec<(Bytes, Bytes)> = db.iter().rev().collect::<shaledb::Result<_>>()?;
-    backward.reverse();
-    if backward != forward {
-        img.problems.push(format!(
-            "reverse full scan ({} entries) differs from forward full scan ({} entries)",
-            backward.len(),
-            forward.len()
-        ));
-    }
-    let from_gets: Vec<(Bytes, Bytes)> = raw
-        .iter()
-        .enumerate()
-        .filter_map(|(k, v)| v.clone().map(|v| (Bytes::from(key_bytes(k as u32)), v)))
-        .collect();
-    if forward != from_gets {
-        let extra = forward
+    for (i, ks) in kss.iter().enumerate() {
+        let name = keyspace_name(i);
+        let forward: Vec<(Bytes, Bytes)> = ks.iter().collect::<shaledb::Result<_>>()?;
+        let mut backward: Vec<(Bytes, Bytes)> = ks.iter().rev().collect::<shaledb::Result<_>>()?;
+        backward.reverse();
+        if backward != forward {
+            img.problems.push(format!(
+                "{name}: reverse full scan ({} entries) differs from forward full scan ({} entries)",
+                backward.len(),
+                forward.len()
+            ));
+        }
+        let from_gets: Vec<(Bytes, Bytes)> = raw
             .iter()
-            .find(|(k, _)| parse_key(k).is_none_or(|k| k >= num_keys));
-        img.problems.push(format!(
-            "full scan ({} entries) differs from point reads ({} present){}",
-            forward.len(),
-            from_gets.len(),
-            extra.map_or(String::new(), |(k, _)| format!(
-                "; scan has foreign key {:?}",
-                String::from_utf8_lossy(k)
-            ))
-        ));
+            .enumerate()
+            .filter(|(k, _)| ks_of(*k as u32) == i)
+            .filter_map(|(k, v)| v.clone().map(|v| (Bytes::from(key_bytes(k as u32)), v)))
+            .collect();
+        if forward != from_gets {
+            let extra = forward
+                .iter()
+                .find(|(k, _)| parse_key(k).is_none_or(|k| k >= num_keys || ks_of(k) != i));
+            img.problems.push(format!(
+                "{name}: full scan ({} entries) differs from point reads ({} present){}",
+                forward.len(),
+                from_gets.len(),
+                extra.map_or(String::new(), |(k, _)| format!(
+                    "; scan has foreign key {:?}",
+                    String::from_utf8_lossy(k)
+                ))
+            ));
+        }
     }
     Ok(img)
 }
@@ -178,11 +186,11 @@ pub fn resolve(s: &Slot, o: Option<u64>) -> Slot {
 pub fn verify_and_resolve(
     db: &Db,
     exp: &crate::expected_state::ExpectedState,
-    threads: usize,
+    w: &WorkloadArgs,
     resolve_failures: bool,
 ) -> StressResult<SlotCheck> {
-    let img = read_all(db, exp.num_keys())?;
-    let check = check_against_slots(&img, &exp.slots(), threads);
+    let img = read_all(db, exp.num_keys(), w.threads, w.keyspaces)?;
+    let check = check_against_slots(&img, &exp.slots(), w.threads);
     let clean = check.summary.lost == 0 && check.summary.unexpected == 0;
     if !clean && !resolve_failures {
         return Ok(check);

@@ -1,8 +1,11 @@
 //! The random workload one worker thread runs, and the check of every read it does.
 //!
-//! Thread `t` of `T` owns the keys `k` with `k % T == t`: only it writes them, one
-//! write (a single op or a batch) at a time, so each key has at most one write in
-//! flight and its expected state is unambiguous. Reads may touch any key:
+//! Keys come in blocks of [`BLOCK`] consecutive indexes. Block `b` belongs to thread
+//! `b % T` — only it writes those keys, one write (a single op, a batch, or a range
+//! delete inside one of its blocks) at a time, so each key has at most one write in
+//! flight and its expected state is unambiguous — and lives in keyspace
+//! `(b / T) % K` ([`keyspace_of`]), so every thread writes every keyspace and batches
+//! span keyspaces. Reads may touch any key:
 //!
 //! * a key the reader owns must read exactly its acknowledged value;
 //! * another thread's key must read a value whose generation lies between the one
@@ -22,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shaledb::{Bytes, Db, WriteBatch, WriteOptions};
+use shaledb::{Bytes, Db, Keyspace, WriteBatch, WriteOptions};
 
 use crate::expected_state::{ExpectedState, Slot, generation, is_put, observed_of};
 use crate::options::WorkloadArgs;
@@ -88,9 +91,39 @@ impl WorkerStats {
     }
 }
 
+/// Consecutive keys that share an owner and a keyspace.
+pub const BLOCK: u32 = 100;
+
 /// The thread that owns key `k` among `threads`.
 pub fn owner(k: u32, threads: usize) -> usize {
-    k as usize % threads
+    (k / BLOCK) as usize % threads
+}
+
+/// The keyspace (index into [`keyspace_name`]) that holds key `k`.
+pub fn keyspace_of(k: u32, threads: usize, keyspaces: u32) -> usize {
+    ((k / BLOCK) as usize / threads) % keyspaces.max(1) as usize
+}
+
+/// The name of keyspace `i`: `default`, then `ks1`, `ks2`, ...
+pub fn keyspace_name(i: usize) -> String {
+    if i == 0 {
+        "default".into()
+    } else {
+        format!("ks{i}")
+    }
+}
+
+/// Opens (creating if needed) the workload's `keyspaces` keyspaces, in index order.
+pub fn open_keyspaces(db: &Db, keyspaces: u32) -> shaledb::Result<Vec<Keyspace>> {
+    (0..keyspaces.max(1) as usize)
+        .map(|i| db.keyspace(&keyspace_name(i)))
+        .collect()
+}
+
+/// The keys of the block holding `k`, clipped to the key space.
+pub fn block_of(k: u32, num_keys: u32) -> Range<u32> {
+    let start = k / BLOCK * BLOCK;
+    start..(start + BLOCK).min(num_keys)
 }
 
 /// Whether a read of a key that the reader does not own, returning `observed`, is
@@ -121,6 +154,8 @@ pub fn decode_read(k: u32, raw: Option<&[u8]>) -> Result<Option<u64>, String> {
 /// One worker thread's state.
 pub struct Worker<'a> {
     db: &'a Db,
+    kss: Vec<Keyspace>,
+    keyspaces: u32,
     exp: &'a ExpectedState,
     progress: &'a Progress,
     threads: usize,
@@ -129,6 +164,8 @@ pub struct Worker<'a> {
     sync_ratio: f64,
     rng: StdRng,
     stats: WorkerStats,
+    /// The keys and words of the write being issued.
+    last_writes: Vec<(u32, u64)>,
 }
 
 impl<'a> Worker<'a> {
@@ -139,9 +176,11 @@ impl<'a> Worker<'a> {
         args: &WorkloadArgs,
         thread: usize,
         progress: &'a Progress,
-    ) -> Self {
+    ) -> StressResult<Self> {
         let seed = crate::values::mix(args.seed ^ ((thread as u64 + 1) << 48));
-        Worker {
+        Ok(Worker {
+            kss: open_keyspaces(db, args.keyspaces)?,
+            keyspaces: args.keyspaces,
             db,
             exp,
             progress,
@@ -151,7 +190,15 @@ impl<'a> Worker<'a> {
             sync_ratio: args.sync_ratio,
             rng: StdRng::seed_from_u64(seed),
             stats: WorkerStats::default(),
-        }
+            last_writes: Vec::new(),
+        })
+    }
+
+    /// The keyspace holding key `k`.
+    fn ks(&self, k: u32) -> &Keyspace {
+        let i = keyspace_of(k, self.threads, self.keyspaces);
+        // `kss` has one handle per keyspace index, so `i` is always in range.
+        &self.kss[i.min(self.kss.len() - 1)]
     }
 
     /// Runs `ops` operations (0: unlimited) or until `stop` is set.
@@ -171,7 +218,8 @@ impl<'a> Worker<'a> {
     fn step(&mut self) -> StressResult<()> {
         match self.rng.random_range(0..1000u32) {
             0..350 => self.write_op(1, 0.85),
-            350..450 => self.write_op(1, 0.0),
+            350..430 => self.write_op(1, 0.0),
+            430..450 => self.range_delete(),
             450..550 => {
                 let n = self.rng.random_range(2..=8);
                 self.write_op(n, 0.75)
@@ -189,15 +237,23 @@ impl<'a> Worker<'a> {
             _ => {
                 let a = self.rng.random_range(0..self.num_keys);
                 let b = (a + 500).min(self.num_keys);
-                Ok(self.db.compact_range(key_bytes(a)..key_bytes(b))?)
+                Ok(self.ks(a).compact_range(key_bytes(a)..key_bytes(b))?)
             }
         }
     }
 
+    /// A random block of this thread's (its first key).
+    fn random_own_block(&mut self) -> u32 {
+        let (t, threads) = (self.thread as u32, self.threads as u32);
+        // `validate` guarantees every thread at least one block.
+        let blocks = self.num_keys.div_ceil(BLOCK);
+        let own = blocks.saturating_sub(t).div_ceil(threads).max(1);
+        (t + self.rng.random_range(0..own) * threads) * BLOCK
+    }
+
     fn random_own_key(&mut self) -> u32 {
-        let t = self.thread as u32;
-        let n = (self.num_keys - t).div_ceil(self.threads as u32);
-        t + self.rng.random_range(0..n) * self.threads as u32
+        let block = block_of(self.random_own_block(), self.num_keys);
+        self.rng.random_range(block)
     }
 
     /// One write of `n` distinct own keys, each a put with probability `put_ratio`.
@@ -219,12 +275,52 @@ impl<'a> Worker<'a> {
         let sync = self.rng.random_bool(self.sync_ratio);
         let mut batch = WriteBatch::new();
         for &(k, w) in &writes {
+            let id = self.ks(k).id();
             if is_put(w) {
-                batch.put(key_bytes(k), crate::values::value_bytes(k, generation(w)));
+                batch.put_in(
+                    id,
+                    key_bytes(k),
+                    crate::values::value_bytes(k, generation(w)),
+                );
             } else {
-                batch.delete(key_bytes(k));
+                batch.delete_in(id, key_bytes(k));
             }
         }
+        self.issue(writes, sync, |me, wo| {
+            // Single writes go through put_opt/delete_opt, batches through write.
+            match me.last_writes.as_slice() {
+                [(k, w)] if is_put(*w) => me.ks(*k).put_opt(
+                    key_bytes(*k),
+                    crate::values::value_bytes(*k, generation(*w)),
+                    wo,
+                ),
+                [(k, _)] => me.ks(*k).delete_opt(key_bytes(*k), wo),
+                _ => me.db.write(batch, wo),
+            }
+        })
+    }
+
+    /// Deletes a random run of up to 20 keys of one of this thread's blocks with one
+    /// range tombstone; the expected state records a delete of each key.
+    fn range_delete(&mut self) -> StressResult<()> {
+        let block = block_of(self.random_own_block(), self.num_keys);
+        let a = self.rng.random_range(block.clone());
+        let b = (a + self.rng.random_range(1..=20)).min(block.end);
+        let writes: Vec<(u32, u64)> = (a..b).map(|k| (k, self.exp.next_word(k, false))).collect();
+        let sync = self.rng.random_bool(self.sync_ratio);
+        let mut batch = WriteBatch::new();
+        batch.delete_range_in(self.ks(a).id(), key_bytes(a), key_bytes(b));
+        self.issue(writes, sync, |me, wo| me.db.write(batch, wo))
+    }
+
+    /// Logs `writes`, marks them in flight, runs `apply`, then records them as
+    /// acknowledged.
+    fn issue(
+        &mut self,
+        writes: Vec<(u32, u64)>,
+        sync: bool,
+        apply: impl FnOnce(&Self, &WriteOptions) -> shaledb::Result<()>,
+    ) -> StressResult<()> {
         if let Some(log) = &self.progress.log {
             log.lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -237,18 +333,9 @@ impl<'a> Worker<'a> {
         for &(k, w) in &writes {
             self.exp.begin(k, w)?;
         }
-        // Single writes go through put_opt/delete_opt, batches through write.
-        let wo = WriteOptions { sync };
-        match writes.as_slice() {
-            [(k, w)] if is_put(*w) => self.db.put_opt(
-                key_bytes(*k),
-                crate::values::value_bytes(*k, generation(*w)),
-                &wo,
-            )?,
-            [(k, _)] => self.db.delete_opt(key_bytes(*k), &wo)?,
-            _ => self.db.write(batch, &wo)?,
-        }
-        for &(k, _) in &writes {
+        self.last_writes = writes;
+        apply(self, &WriteOptions { sync })?;
+        for &(k, _) in &self.last_writes {
             self.exp.commit(k)?;
         }
         let acked = self.progress.acked.fetch_add(1, Ordering::SeqCst) + 1;
@@ -279,16 +366,16 @@ impl<'a> Worker<'a> {
     fn point_read(&mut self) -> StressResult<()> {
         let k = self.rng.random_range(0..self.num_keys);
         let lo = self.exp.slot(k);
-        let got = self.db.get(key_bytes(k))?;
+        let got = self.ks(k).get(key_bytes(k))?;
         let hi = self.exp.slot(k);
         self.check(k, lo, hi, got.as_deref())
     }
 
-    /// A random key range of up to `max` keys.
+    /// A random key range of up to `max` keys inside one block (so in one keyspace).
     fn random_range(&mut self, max: u32) -> Range<u32> {
         let a = self.rng.random_range(0..self.num_keys);
         let width = self.rng.random_range(1..=max);
-        a..(a + width).min(self.num_keys)
+        a..(a + width).min(block_of(a, self.num_keys).end)
     }
 
     /// Checks the result of a scan over `range` in the given direction: order, bounds,
@@ -332,19 +419,18 @@ impl<'a> Worker<'a> {
         let reverse = self.rng.random_bool(0.4);
         let prefix = self.rng.random_bool(0.25);
         let range = if prefix {
-            let a = self.rng.random_range(0..self.num_keys) / 100 * 100;
-            a..(a + 100).min(self.num_keys)
+            block_of(self.rng.random_range(0..self.num_keys), self.num_keys)
         } else {
             self.random_range(64)
         };
         let lo = self.slots(&range);
+        let ks = self.ks(range.start);
         let it = if prefix {
-            // "key000123" + two digits: every key of [a, a + 100).
+            // "key000123" + two digits: every key of the block [a, a + 100).
             let full = key_bytes(range.start);
-            self.db.prefix(&full[..full.len() - 2])
+            ks.prefix(&full[..full.len() - 2])
         } else {
-            self.db
-                .range(key_bytes(range.start)..key_bytes(range.end.max(range.start)))
+            ks.range(key_bytes(range.start)..key_bytes(range.end.max(range.start)))
         };
         let entries: Vec<(Bytes, Bytes)> = if reverse {
             it.rev().collect::<shaledb::Result<_>>()?
@@ -364,9 +450,10 @@ impl<'a> Worker<'a> {
         let lo = self.slots(&range);
         let snap = self.db.snapshot();
         let hi_at_snapshot = self.slots(&range);
+        let ks = self.ks(range.start).clone();
         let first: Vec<Option<Bytes>> = range
             .clone()
-            .map(|k| snap.get(key_bytes(k)))
+            .map(|k| snap.get_in(&ks, key_bytes(k)))
             .collect::<shaledb::Result<_>>()?;
         // Own keys may change now; the snapshot must not.
         for _ in 0..self.rng.random_range(1..=4) {
@@ -374,11 +461,11 @@ impl<'a> Worker<'a> {
             self.write_op(n, 0.7)?;
         }
         let entries: Vec<(Bytes, Bytes)> = snap
-            .range(key_bytes(range.start)..key_bytes(range.end))
+            .range_in(&ks, key_bytes(range.start)..key_bytes(range.end))
             .collect::<shaledb::Result<_>>()?;
         self.check_scan(range.clone(), &lo, &hi_at_snapshot, &entries, false)?;
         let mut backwards: Vec<(Bytes, Bytes)> = snap
-            .range(key_bytes(range.start)..key_bytes(range.end))
+            .range_in(&ks, key_bytes(range.start)..key_bytes(range.end))
             .rev()
             .collect::<shaledb::Result<_>>()?;
         backwards.reverse();
@@ -419,7 +506,7 @@ pub fn run_workers(
             .take(args.threads)
             .map(|(t, p)| {
                 s.spawn(move || {
-                    let r = Worker::new(db, exp, args, t, p).run(ops, stop);
+                    let r = Worker::new(db, exp, args, t, p).and_then(|w| w.run(ops, stop));
                     if r.is_err() {
                         stop.store(true, Ordering::SeqCst);
                     }

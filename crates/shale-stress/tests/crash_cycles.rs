@@ -41,7 +41,7 @@ fn short_crash_run_is_clean() {
 }
 
 #[test]
-fn standalone_run_verifies_and_rejects_several_keyspaces() {
+fn standalone_run_verifies_across_keyspaces_and_rejects_bad_settings() {
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_shale-stress"))
@@ -68,6 +68,30 @@ fn standalone_run_verifies_and_rejects_several_keyspaces() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = run(&["--keyspaces", "2"]);
+    // The same keys spread over more keyspaces is another layout: a fresh directory.
+    let fresh = tempfile::tempdir().unwrap();
+    let run_fresh = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shale-stress"))
+            .args(["run", "--db"])
+            .arg(fresh.path().join("db"))
+            .arg("--expected")
+            .arg(fresh.path().join("expected"))
+            .args(["--ops", "300", "--threads", "2"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run_fresh(&["--keys", "2000", "--keyspaces", "4"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mismatches=0"));
+    let out = run_fresh(&["--keys", "2000", "--keyspaces", "0"]);
     assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--keyspaces must be 1 to 64"));
+    let out = run_fresh(&["--keys", "150"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--keys must be at least 200"));
 }

@@ -12,7 +12,7 @@ fn run(policy: PolicyChoice, seed: u64) -> MemfsTotals {
             ops: None,
             seed,
             sync_ratio: 0.05,
-            keyspaces: 1,
+            keyspaces: 3,
             keys: 2000,
         },
         tuning: TuningArgs::default(),

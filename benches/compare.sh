@@ -32,6 +32,9 @@ OUT=${OUT:-docs/benchmarks}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
 
 if [[ -z "${BIN:-}" ]]; then
+    if [[ "$FEATURES" == *rocksdb* ]]; then
+        bash scripts/install-bench-deps.sh   # clang + libclang-dev for the C++ build
+    fi
     nice -n 10 cargo build -p shale-bench --release --features "$FEATURES" >&2
     BIN="$CARGO_TARGET_DIR/release/shale-bench"
 fi

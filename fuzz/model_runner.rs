@@ -1,6 +1,7 @@
 //! The `db_model` fuzz target's runner, shared (`#[path]` include) by
 //! `fuzz_targets/db_model.rs` and the stable corpus replay test
-//! `crates/shaledb/tests/fuzz_model.rs`. Uses only `shaledb`'s public API (plus
+//! `crates/shaledb/tests/fuzz_model.rs`, and by the proptest model test
+//! `crates/shaledb/tests/model.rs`, which generates `Op` sequences directly. Uses only `shaledb`'s public API (plus
 //! `shale_fs::CrashPolicy`, which `shaledb` does not re-export).
 //!
 //! The input bytes are decoded into at most [`MAX_OPS`] operations by [`decode`] (a
@@ -62,6 +63,10 @@ pub enum Op {
     Reopen,
     /// Power loss with a crash policy (0..3) and seed, then reopen.
     Crash(u8, u64),
+    /// `Int64Add` merge of a delta into counter key `c<n>` (n in 0..4).
+    Merge(u8, i8),
+    /// Plain put of a number to counter key `c<n>` (a base for later merges).
+    PutCounter(u8, i16),
 }
 
 /// Reads bytes from the input; `None` once it is used up.
@@ -102,7 +107,7 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
     while ops.len() < MAX_OPS {
         let Some(tag) = input.byte() else { break };
         let i = &mut input;
-        let op = match tag % 20 {
+        let op = match tag % 22 {
             0..=4 => Op::Put(i.key(), i.b(), i.b() < 0x30),
             5 | 6 => Op::Delete(i.key(), i.b() < 0x30),
             7 => {
@@ -125,11 +130,13 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             16 => Op::Flush,
             17 => Op::CompactRange(i.opt_key(), i.opt_key()),
             18 => Op::Reopen,
-            _ => {
+            19 => {
                 let policy = i.b() % 3;
                 let seed = u64::from_le_bytes([i.b(), i.b(), 0, 0, 0, 0, 0, 0]);
                 Op::Crash(policy, seed)
             }
+            20 => Op::Merge(i.b() % 4, i.b() as i8),
+            _ => Op::PutCounter(i.b() % 4, i16::from_le_bytes([i.b(), i.b()])),
         };
         ops.push(op);
     }
@@ -164,6 +171,11 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
             Op::Crash(p, seed) => {
                 let s = seed.to_le_bytes();
                 out.extend([19, *p, s[0], s[1]]);
+            }
+            Op::Merge(c, d) => out.extend([20, *c, *d as u8]),
+            Op::PutCounter(c, n) => {
+                let n = n.to_le_bytes();
+                out.extend([21, *c, n[0], n[1]]);
             }
         }
     }
@@ -200,6 +212,7 @@ fn open(fs: &MemFs) -> Db {
         block_size: 256,
         background_threads: 1,
         max_manifest_size: 1024,
+        merge_operator: Some(Arc::new(shaledb::Int64Add)),
         ..Options::with_fs(Arc::new(fs.clone()))
     };
     match Db::open("/db", opts) {
@@ -248,6 +261,14 @@ fn ok<T>(r: shaledb::Result<T>, what: &str) -> T {
 
 fn get(read: shaledb::Result<Option<shaledb::Bytes>>) -> Option<Vec<u8>> {
     ok(read, "get").map(|b| b.to_vec())
+}
+
+/// The number a counter's model value holds (the model only ever stores numbers there).
+fn counter(v: &[u8]) -> i64 {
+    match std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()) {
+        Some(n) => n,
+        None => panic!("counter model value {v:?} is not a number"),
+    }
 }
 
 /// Decodes `data` and runs it; panics on any divergence from the model.
@@ -374,6 +395,17 @@ pub fn run(ops: &[Op]) {
                     all,
                     "clean reopen keeps every write"
                 );
+            }
+            Op::Merge(c, d) => {
+                let k = format!("c{c}").into_bytes();
+                ok(db.merge(&k, d.to_string()), "merge");
+                let cur: i64 = model.get(&k).map_or(0, |v| counter(v));
+                model.insert(k, (cur + i64::from(*d)).to_string().into_bytes());
+            }
+            Op::PutCounter(c, n) => {
+                let k = format!("c{c}").into_bytes();
+                ok(db.put(&k, n.to_string()), "put counter");
+                model.insert(k, n.to_string().into_bytes());
             }
             Op::Crash(policy, seed) => {
                 if reopens >= MAX_REOPENS {

@@ -99,8 +99,17 @@ fn seeds() -> Vec<(&'static str, Vec<Op>)> {
     reopen.extend([Op::SyncWal, Op::Reopen, Op::Scan(None, None, false)]);
     reopen.extend(writes(10, 0));
     reopen.extend([Op::Crash(2, 99), Op::Scan(None, None, true)]);
+    let mut merges = vec![Op::PutCounter(0, 40), Op::Merge(0, 2), Op::Merge(1, -7)];
+    merges.extend([Op::Flush, Op::Merge(0, 1), Op::SyncWal, Op::Merge(1, 3)]);
+    merges.extend([
+        Op::Crash(1, 7),
+        Op::CompactRange(None, None),
+        Op::Merge(0, -1),
+    ]);
+    merges.extend([Op::Reopen, Op::Scan(None, None, false)]);
     vec![
         ("crash_each_policy.ops", crash_each_policy),
+        ("counters_merge.ops", merges),
         ("flush_compact_snapshot.ops", flush_compact),
         ("reopen_then_crash.ops", reopen),
     ]

@@ -97,12 +97,13 @@ impl Harness {
 /// Starts `serve` on a free port; returns the address and the server task.
 pub async fn start_server(
     ctx: Context,
+    config: RiakConfig,
 ) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(shale_riak::serve(listener, ctx, RiakConfig::default()));
+    let task = tokio::spawn(shale_riak::serve(listener, ctx, config));
     (addr, task)
 }
 

@@ -77,7 +77,14 @@ pub(super) async fn query(st: &St, b: BucketId, name: &[u8], terms: &[&[u8]], r:
             .collect();
         out.insert("results".into(), Value::Array(results));
     } else {
-        let keys: Vec<String> = page.results.iter().map(|(_, k)| text(k)).collect();
+        // An object with several terms in the range is listed once per page.
+        let mut seen = std::collections::HashSet::new();
+        let keys: Vec<String> = page
+            .results
+            .iter()
+            .filter(|(_, k)| seen.insert(k.as_slice()))
+            .map(|(_, k)| text(k))
+            .collect();
         out.insert("keys".into(), json!(keys));
     }
     if let Some(c) = page.continuation {

@@ -17,6 +17,7 @@ mod base64;
 mod conditional;
 mod config;
 mod layout;
+mod listener;
 mod object;
 mod reply;
 mod routes;
@@ -27,15 +28,20 @@ pub use config::RiakConfig;
 pub use routes::router;
 
 /// Serves the Riak HTTP API on `listener` until `ctx.shutdown` fires, then lets
-/// in-flight requests finish and returns.
+/// in-flight requests finish and returns. Each connection counts as a `riak`
+/// client against `ctx.limits.max_clients` (beyond it: 503 and close).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: shale_server::Context,
     config: RiakConfig,
 ) -> std::io::Result<()> {
     let shutdown = ctx.shutdown.clone();
+    let ctx_for_listener = ctx.clone();
     let app = router(ctx, config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+    axum::serve(
+        listener::ClientListener::new(listener, ctx_for_listener),
+        app,
+    )
+    .with_graceful_shutdown(async move { shutdown.wait().await })
+    .await
 }

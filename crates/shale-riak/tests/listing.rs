@@ -234,3 +234,38 @@ async fn ping_stats_and_resource_map() {
     assert_eq!(calls("put"), 1);
     assert_eq!(calls("ping"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_riak_clients_and_limited() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::with_limits(shale_server::Limits {
+        max_clients: 1,
+        ..Default::default()
+    });
+    let (addr, task) = common::start_server(h.ctx.clone(), shale_riak::RiakConfig::default()).await;
+    // A keep-alive connection: once answered, it is registered.
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    a.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let mut got = Vec::new();
+    while !got.ends_with(b"OK") {
+        let n = a.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(h.ctx.clients.connected(Some("riak")), 1);
+    // A second connection is over the limit.
+    let (status, _, body) = common::raw_http(
+        addr,
+        "GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(status.contains("503"), "{status}");
+    assert_eq!(body, b"max number of clients reached\n");
+    assert_eq!(h.ctx.metrics.connections_rejected(), 1);
+    drop(a);
+    h.ctx.shutdown.trigger();
+    task.await.unwrap().unwrap();
+}

@@ -254,3 +254,49 @@ async fn bad_index_queries() {
         assert!(!r.body.is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_index_terms_are_refused() {
+    let h = Harness::with_limits(shale_server::Limits {
+        max_items_per_command: 3,
+        ..Default::default()
+    });
+    let r = h
+        .put(
+            "/buckets/b/keys/k",
+            &[("X-Riak-Index-t_int", "1, 2, 3")],
+            "v",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = h
+        .put(
+            "/buckets/b/keys/k",
+            &[("X-Riak-Index-t_int", "1, 2, 3, 4")],
+            "v",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(keys(&h, "/buckets/b/index/t_int/0/10").await, json!(["k"]));
+    assert_eq!(
+        h.get("/buckets/b/keys/k")
+            .await
+            .header("x-riak-index-t_int"),
+        Some("1, 2, 3")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inverted_ranges_are_empty() {
+    let h = Harness::new();
+    seed(&h).await;
+    assert_eq!(
+        keys(&h, "/buckets/users/index/age_int/100/-100").await,
+        json!([])
+    );
+    assert_eq!(
+        keys(&h, "/buckets/users/index/email_bin/z/a").await,
+        json!([])
+    );
+    assert_eq!(keys(&h, "/buckets/users/index/$key/z/a").await, json!([]));
+}

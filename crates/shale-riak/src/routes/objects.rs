@@ -38,7 +38,12 @@ pub(crate) fn check_index_name(name: &str) -> Result<(), Fail> {
     }
 }
 
-fn parse_content(headers: &HeaderMap, value: Vec<u8>) -> Result<Content, Fail> {
+/// Longest metadata name accepted (the stored layout has a u16 length).
+const MAX_META_NAME: usize = 1024;
+
+fn parse_content(headers: &HeaderMap, value: Vec<u8>, max_items: usize) -> Result<Content, Fail> {
+    // The stored layout counts metadata and index entries with a u16.
+    let max_items = max_items.min(usize::from(u16::MAX));
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .map_or(DEFAULT_CONTENT_TYPE, HeaderValue::as_bytes)
@@ -53,6 +58,11 @@ fn parse_content(headers: &HeaderMap, value: Vec<u8>) -> Result<Content, Fail> {
         if let Some(m) = name.strip_prefix(META_PREFIX) {
             if m.is_empty() {
                 continue;
+            }
+            if m.len() > MAX_META_NAME {
+                return Err(Fail::bad_request(format!(
+                    "X-Riak-Meta- header name longer than {MAX_META_NAME} bytes"
+                )));
             }
             match meta.iter_mut().find(|(n, _)| n == m) {
                 Some((_, old)) => {
@@ -74,6 +84,11 @@ fn parse_content(headers: &HeaderMap, value: Vec<u8>) -> Result<Content, Fail> {
                 }
             }
         }
+    }
+    if meta.len() > max_items || indexes.len() > max_items {
+        return Err(Fail::bad_request(format!(
+            "Too many metadata or index entries (at most {max_items} each)"
+        )));
     }
     indexes.sort();
     Ok(Content {
@@ -224,7 +239,7 @@ async fn store_content(
 pub(super) async fn put(st: &St, b: BucketId, key: Vec<u8>, r: Req) -> Res {
     let returnbody = r.flag("returnbody");
     let (headers, value) = r.read_body(st.ctx.limits.max_request_bytes).await?;
-    let content = parse_content(&headers, value)?;
+    let content = parse_content(&headers, value, st.ctx.limits.max_items_per_command)?;
     let obj = store_content(st, &b, &key, &headers, content, false).await?;
     if returnbody {
         Ok(with_body(
@@ -241,7 +256,7 @@ pub(super) async fn put(st: &St, b: BucketId, key: Vec<u8>, r: Req) -> Res {
 pub(super) async fn create(st: &St, b: BucketId, r: Req) -> Res {
     let returnbody = r.flag("returnbody");
     let (headers, value) = r.read_body(st.ctx.limits.max_request_bytes).await?;
-    let content = parse_content(&headers, value)?;
+    let content = parse_content(&headers, value, st.ctx.limits.max_items_per_command)?;
     let mut attempt = 0;
     let (key, obj) = loop {
         let key = random_base62(27).into_bytes();

@@ -23,13 +23,20 @@ pub fn encode(data: &[u8]) -> String {
     out
 }
 
-/// Decodes padded or unpadded base64; `None` on any invalid character.
+/// Decodes padded or unpadded base64; `None` on any invalid character. Also
+/// takes the URL-safe alphabet (`-`, `_`) and a space for `+` (an unescaped `+`
+/// in a query string arrives as a space).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim().trim_end_matches('=');
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0;
     for c in text.bytes() {
+        let c = match c {
+            b' ' | b'-' => b'+',
+            b'_' => b'/',
+            c => c,
+        };
         let v = ALPHABET.iter().position(|&a| a == c)? as u32;
         acc = (acc << 6) | v;
         bits += 6;
@@ -63,5 +70,6 @@ mod tests {
         assert_eq!(encode(b"foobar"), "Zm9vYmFy");
         assert_eq!(encode(b"fo"), "Zm8=");
         assert_eq!(decode("!!"), None);
+        assert_eq!(decode("+/8="), decode(" _8"));
     }
 }

@@ -300,3 +300,33 @@ async fn inverted_ranges_are_empty() {
     );
     assert_eq!(keys(&h, "/buckets/users/index/$key/z/a").await, json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_leave_one_consistent_index_entry() {
+    let h = std::sync::Arc::new(Harness::new());
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let h = std::sync::Arc::clone(&h);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15 {
+                let term = format!("{}", w * 100 + i);
+                let r = h
+                    .put(
+                        "/buckets/c/keys/shared",
+                        &[("X-Riak-Index-n_int", &term)],
+                        &term,
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let last = h.get("/buckets/c/keys/shared").await.text();
+    let r = h
+        .get("/buckets/c/index/n_int/0/10000?return_terms=true")
+        .await;
+    assert_eq!(r.json(), json!({"results": [{last.clone(): "shared"}]}));
+}

@@ -1,7 +1,9 @@
 //! The accept side of `serve`: every HTTP connection is registered in the shared
 //! client registry as a `riak` client (so `max_clients` and the admin endpoint's
-//! client counts cover it), and connections beyond the limit get a 503.
+//! client counts cover it), connections beyond the limit get a 503, and a
+//! connection idle for `idle_timeout_secs` (no byte either way) is closed.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use shale_server::{ClientGuard, Context};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, Sleep};
 
 /// Sent to a connection over `max_clients` before closing it.
 const REJECT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 30\r\nConnection: close\r\n\r\nmax number of clients reached\n";
@@ -28,10 +31,33 @@ impl ClientListener {
     }
 }
 
-/// A connection and its registration (dropped together when the connection ends).
+/// A connection and its registration (dropped together when the connection ends),
+/// closed after `idle_timeout_secs` without a byte read or written.
 pub struct Tracked {
     stream: TcpStream,
     _guard: ClientGuard,
+    idle: Option<(Duration, Pin<Box<Sleep>>)>,
+}
+
+impl Tracked {
+    /// Pushes the idle deadline back after traffic.
+    fn active(&mut self) {
+        if let Some((d, sleep)) = &mut self.idle {
+            sleep.as_mut().reset(Instant::now() + *d);
+        }
+    }
+
+    /// True once the connection has been idle too long.
+    fn expired(&mut self, cx: &mut TaskContext<'_>) -> bool {
+        match &mut self.idle {
+            Some((_, sleep)) => sleep.as_mut().poll(cx).is_ready(),
+            None => false,
+        }
+    }
+}
+
+fn idle_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "idle timeout")
 }
 
 impl axum::serve::Listener for ClientListener {
@@ -55,10 +81,16 @@ impl axum::serve::Listener for ClientListener {
             let max = self.ctx.limits.max_clients;
             match self.ctx.clients.register("riak", addr, local, max) {
                 Some(guard) => {
+                    let idle = self
+                        .ctx
+                        .limits
+                        .idle_timeout()
+                        .map(|d| (d, Box::pin(tokio::time::sleep(d))));
                     return (
                         Tracked {
                             stream,
                             _guard: guard,
+                            idle,
                         },
                         addr,
                     );
@@ -88,7 +120,14 @@ impl AsyncRead for Tracked {
         cx: &mut TaskContext<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                self.active();
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -98,7 +137,11 @@ impl AsyncWrite for Tracked {
         cx: &mut TaskContext<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let r = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if r.is_ready() {
+            self.active();
+        }
+        r
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
@@ -114,7 +157,11 @@ impl AsyncWrite for Tracked {
         cx: &mut TaskContext<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if r.is_ready() {
+            self.active();
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {

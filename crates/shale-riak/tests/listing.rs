@@ -269,3 +269,32 @@ async fn connections_are_riak_clients_and_limited() {
     h.ctx.shutdown.trigger();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::with_limits(shale_server::Limits {
+        idle_timeout_secs: 1,
+        ..Default::default()
+    });
+    let (addr, task) = common::start_server(h.ctx.clone(), shale_riak::RiakConfig::default()).await;
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    a.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1024];
+    // Read the answer, then wait for the server to close the idle connection
+    // (read returns 0, or the reset it may send instead).
+    let started = std::time::Instant::now();
+    loop {
+        match a.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(got.ends_with(b"OK"), "{}", String::from_utf8_lossy(&got));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    h.ctx.shutdown.trigger();
+    task.await.unwrap().unwrap();
+}

@@ -154,15 +154,20 @@ fn object_headers(b: &BucketId, obj: &StoredObject) -> HeaderMap {
     let mut names: Vec<&str> = obj.indexes.iter().map(|(n, _)| n.as_str()).collect();
     names.dedup();
     for name in names {
-        let terms: Vec<String> = obj
-            .indexes
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, t)| t.to_text())
-            .collect();
+        // Terms as sent (bin terms as raw bytes), comma-separated.
+        let mut joined: Vec<u8> = Vec::new();
+        for (_, t) in obj.indexes.iter().filter(|(n, _)| n == name) {
+            if !joined.is_empty() {
+                joined.extend_from_slice(b", ");
+            }
+            match t {
+                Term::Bin(b) => joined.extend_from_slice(b),
+                Term::Int(i) => joined.extend_from_slice(i.to_string().as_bytes()),
+            }
+        }
         if let (Ok(n), Some(v)) = (
             HeaderName::try_from(format!("{INDEX_PREFIX}{name}")),
-            header_value(terms.join(", ").as_bytes()),
+            header_value(&joined),
         ) {
             h.append(n, v);
         }

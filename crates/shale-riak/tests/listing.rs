@@ -298,3 +298,55 @@ async fn idle_connections_are_closed() {
     h.ctx.shutdown.trigger();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_type_props_underlie_bucket_props() {
+    let h = Harness::new();
+    let p = h.get("/types/t/props").await.json()["props"].clone();
+    assert_eq!(
+        (p["n_val"].clone(), p["active"].clone()),
+        (json!(3), json!(true))
+    );
+    assert!(p.get("name").is_none());
+    let r = h
+        .req(
+            "PUT",
+            "/types/t/props",
+            &[],
+            "{\"props\":{\"n_val\":2,\"allow_mult\":true}}",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    h.req(
+        "PUT",
+        "/types/t/buckets/b/props",
+        &[],
+        "{\"props\":{\"n_val\":4}}",
+    )
+    .await;
+    let p = h.get("/types/t/buckets/b/props").await.json()["props"].clone();
+    assert_eq!(
+        (p["n_val"].clone(), p["allow_mult"].clone()),
+        (json!(4), json!(true))
+    );
+    let p = h.get("/types/t/buckets/other/props").await.json()["props"].clone();
+    assert_eq!(p["n_val"], 2);
+    // Untyped buckets are not affected.
+    assert_eq!(h.get("/buckets/b/props").await.json()["props"]["n_val"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_features_say_so() {
+    let h = Harness::new();
+    for (method, uri) in [
+        ("POST", "/mapred"),
+        ("GET", "/riak/b/k"),
+        ("GET", "/buckets/b/keys/k/_,_,_"),
+        ("GET", "/types/maps/buckets/b/datatypes/k"),
+        ("GET", "/search/query/idx"),
+    ] {
+        let r = h.req(method, uri, &[], Body::empty()).await;
+        assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{uri}");
+        assert!(r.text().contains("not supported"), "{uri}");
+    }
+}

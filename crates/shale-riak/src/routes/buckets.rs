@@ -118,7 +118,12 @@ fn defaults(b: &BucketId) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    m.insert("name".into(), Value::String(text(&b.bucket)));
+    if b.bucket.is_empty() {
+        // The props of a bucket type (`/types/T/props`).
+        m.insert("active".into(), Value::Bool(true));
+    } else {
+        m.insert("name".into(), Value::String(text(&b.bucket)));
+    }
     if !b.is_default_type() {
         m.insert("bucket_type".into(), Value::String(text(&b.btype)));
     }
@@ -144,15 +149,29 @@ fn validate(props: &Map<String, Value>) -> Result<(), Fail> {
     Ok(())
 }
 
-/// `GET/PUT/DELETE /buckets/B/props`.
+/// `GET/PUT/DELETE /buckets/B/props`, and `/types/T/props` (an empty bucket name
+/// addresses the type's own props, which bucket props overlay).
 pub(super) async fn props(st: &St, b: BucketId, r: Req) -> Res {
     let ks = st.keyspace()?;
     let wo = st.ctx.write_options();
     match r.method {
         Method::GET | Method::HEAD => {
-            let stored = blocking(st, || store::get_props(&ks, &b))?;
+            // Riak's defaults, overlaid by the type's props, then the bucket's.
+            let type_id = BucketId {
+                btype: b.btype.clone(),
+                bucket: Vec::new(),
+            };
+            let (of_type, of_bucket) = blocking(st, || {
+                let of_type = store::get_props(&ks, &type_id)?;
+                let of_bucket = if b.bucket.is_empty() {
+                    Map::new()
+                } else {
+                    store::get_props(&ks, &b)?
+                };
+                Ok::<_, Fail>((of_type, of_bucket))
+            })?;
             let mut props = defaults(&b);
-            for (k, v) in stored {
+            for (k, v) in of_type.into_iter().chain(of_bucket) {
                 props.insert(k, v);
             }
             Ok(super::json(&json!({ "props": props })))
@@ -168,8 +187,9 @@ pub(super) async fn props(st: &St, b: BucketId, r: Req) -> Res {
                 ));
             };
             validate(&new)?;
-            new.remove("name");
-            new.remove("bucket_type");
+            for computed in ["name", "bucket_type", "active"] {
+                new.remove(computed);
+            }
             blocking(st, || {
                 let mut stored = store::get_props(&ks, &b)?;
                 stored.append(&mut new);

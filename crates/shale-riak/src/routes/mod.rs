@@ -200,6 +200,19 @@ async fn route(st: &St, segs: Vec<Vec<u8>>, r: Req) -> (&'static str, Res) {
             Ok(t) => ("list_buckets", buckets::list_buckets(st, &t, r).await),
             Err(e) => ("list_buckets", Err(e)),
         },
+        [b"types", t, b"props"] => match name_of(t, "Bucket type") {
+            Ok(btype) => {
+                let b = BucketId {
+                    btype,
+                    bucket: Vec::new(),
+                };
+                ("props", buckets::props(st, b, r).await)
+            }
+            Err(e) => ("props", Err(e)),
+        },
+        [b"mapred", ..] | [b"search", ..] | [b"solr", ..] | [b"riak", ..] => {
+            ("unsupported", Err(unsupported(s[0])))
+        }
         [b"buckets", b, rest @ ..] => bucket_route(st, DEFAULT_TYPE, b, rest, r).await,
         [b"types", t, b"buckets", b, rest @ ..] => bucket_route(st, t, b, rest, r).await,
         _ => ("unknown", Err(Fail::not_found())),
@@ -238,9 +251,22 @@ async fn bucket_route(
             }
         }
         [b"props"] => ("props", buckets::props(st, b, r).await),
+        [b"keys", _, _, ..] => ("unsupported", Err(unsupported(b"link walking"))),
+        [b"datatypes", ..] => ("unsupported", Err(unsupported(b"datatypes"))),
         [b"index", name, terms @ ..] => ("index", index::query(st, b, name, terms, r).await),
         _ => ("unknown", Err(Fail::not_found())),
     }
+}
+
+/// 501 for a Riak feature ShaleDB does not implement (see `docs/riak.md`).
+fn unsupported(what: &[u8]) -> Fail {
+    Fail::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "{} is not supported by ShaleDB's Riak API (see docs/riak.md)",
+            text(what)
+        ),
+    )
 }
 
 /// 405 with the methods the resource allows.

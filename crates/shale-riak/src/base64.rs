@@ -27,7 +27,7 @@ pub fn encode(data: &[u8]) -> String {
 /// takes the URL-safe alphabet (`-`, `_`) and a space for `+` (an unescaped `+`
 /// in a query string arrives as a space).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim().trim_end_matches('=');
+    let text = text.trim_end_matches('=');
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0;

@@ -246,6 +246,46 @@ mod tests {
     }
 
     #[test]
+    fn random_terms_sort_and_split_like_the_terms() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // Bytes drawn mostly from the escape-relevant values.
+        let alphabet = [0u8, 1, 2, 0xFE, 0xFF, b'a'];
+        for int in [false, true] {
+            let mut terms: Vec<Term> = (0..2000)
+                .map(|_| {
+                    if int {
+                        Term::Int(match rng.random_range(0..3) {
+                            0 => rng.random_range(-3..3),
+                            _ => rng.random(),
+                        })
+                    } else {
+                        let len = rng.random_range(0..6);
+                        Term::Bin(
+                            (0..len)
+                                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                                .collect(),
+                        )
+                    }
+                })
+                .collect();
+            terms.sort();
+            let mut prev: Option<Vec<u8>> = None;
+            for t in &terms {
+                let mut e = Vec::new();
+                t.encode(&mut e);
+                e.extend_from_slice(&[0xFF, 0]); // a key after the term
+                let (back, rest) = Term::decode(int, &e).unwrap();
+                assert_eq!((&back, rest), (t, &[0xFF, 0][..]));
+                if let Some(p) = &prev {
+                    assert!(p <= &e, "{t:?}");
+                }
+                prev = Some(e);
+            }
+        }
+    }
+
+    #[test]
     fn bucket_round_trips() {
         let b = BucketId {
             btype: b"default".to_vec(),

@@ -102,6 +102,8 @@ mod tests {
             last_modified_ms: 1_700_000_000_500,
             vtag: "v1".into(),
             content_type: b"text/plain".to_vec(),
+            content_encoding: Vec::new(),
+            links: Vec::new(),
             meta: vec![],
             indexes: vec![],
             value: vec![],

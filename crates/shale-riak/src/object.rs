@@ -17,6 +17,10 @@ pub struct StoredObject {
     pub vtag: String,
     /// The `Content-Type` the client stored.
     pub content_type: Vec<u8>,
+    /// The `Content-Encoding` the client stored (empty: none).
+    pub content_encoding: Vec<u8>,
+    /// The client's `Link` header values, joined by `, ` (empty: none).
+    pub links: Vec<u8>,
     /// `X-Riak-Meta-*` headers: lower-case name without the prefix, and value.
     pub meta: Vec<(String, Vec<u8>)>,
     /// Secondary-index entries: index name (`…_bin` / `…_int`) and term.
@@ -82,6 +86,8 @@ impl StoredObject {
         out.extend_from_slice(&self.last_modified_ms.to_be_bytes());
         put16(&mut out, self.vtag.as_bytes());
         put16(&mut out, &self.content_type);
+        put16(&mut out, &self.content_encoding);
+        put32(&mut out, &self.links);
         out.extend_from_slice(&(self.meta.len() as u16).to_be_bytes());
         for (name, value) in &self.meta {
             put16(&mut out, name.as_bytes());
@@ -108,6 +114,8 @@ impl StoredObject {
         let last_modified_ms = r.u64()?;
         let vtag = r.text16()?;
         let content_type = r.bytes16()?.to_vec();
+        let content_encoding = r.bytes16()?.to_vec();
+        let links = r.bytes32()?.to_vec();
         let mut meta = Vec::new();
         for _ in 0..r.u16()? {
             let name = r.text16()?;
@@ -127,6 +135,8 @@ impl StoredObject {
             last_modified_ms,
             vtag,
             content_type,
+            content_encoding,
+            links,
             meta,
             indexes,
             value: r.0.to_vec(),
@@ -168,6 +178,8 @@ mod tests {
             last_modified_ms: 1_700_000_000_000,
             vtag: "abc".into(),
             content_type: b"text/plain".to_vec(),
+            content_encoding: b"gzip".to_vec(),
+            links: b"</buckets/b/keys/k2>; riaktag=\"friend\"".to_vec(),
             meta: vec![("color".into(), b"blue".to_vec())],
             indexes: vec![
                 ("email_bin".into(), Term::Bin(b"a@b\0".to_vec())),

@@ -430,3 +430,35 @@ async fn objects_and_indexes_survive_reopen() {
     assert_eq!(r.json()["keys"], serde_json::json!(["k"]));
     assert_eq!(h.get("/buckets/p/props").await.json()["props"]["n_val"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_encoding_and_links_are_kept() {
+    let h = Harness::new();
+    let r = h
+        .put(
+            "/buckets/l/keys/k",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Encoding", "identity"),
+                (
+                    "Link",
+                    "</buckets/l/keys/k2>; riaktag=\"friend\", </buckets/l>; rel=\"up\"",
+                ),
+            ],
+            "v",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = h.get("/buckets/l/keys/k").await;
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.header("content-encoding"), Some("identity"));
+    assert_eq!(
+        r.header("link"),
+        Some("</buckets/l>; rel=\"up\", </buckets/l/keys/k2>; riaktag=\"friend\"")
+    );
+    // A rewrite without them drops them.
+    h.put("/buckets/l/keys/k", &[], "v2").await;
+    let r = h.get("/buckets/l/keys/k").await;
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.header("link"), Some("</buckets/l>; rel=\"up\""));
+}

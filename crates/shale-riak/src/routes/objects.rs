@@ -20,6 +20,8 @@ const INDEX_PREFIX: &str = "x-riak-index-";
 #[derive(Clone)]
 struct Content {
     content_type: Vec<u8>,
+    content_encoding: Vec<u8>,
+    links: Vec<u8>,
     meta: Vec<(String, Vec<u8>)>,
     indexes: Vec<(String, Term)>,
     value: Vec<u8>,
@@ -48,8 +50,28 @@ fn parse_content(headers: &HeaderMap, value: Vec<u8>, max_items: usize) -> Resul
         .get(header::CONTENT_TYPE)
         .map_or(DEFAULT_CONTENT_TYPE, HeaderValue::as_bytes)
         .to_vec();
-    if content_type.len() > 4096 {
-        return Err(Fail::bad_request("Content-Type header too long"));
+    let content_encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map_or(&b""[..], HeaderValue::as_bytes)
+        .to_vec();
+    if content_type.len() > 4096 || content_encoding.len() > 4096 {
+        return Err(Fail::bad_request(
+            "Content-Type or Content-Encoding header too long",
+        ));
+    }
+    // Links the client sent (Riak keeps them); the "up" link is Riak's own.
+    let mut links: Vec<u8> = Vec::new();
+    for v in headers.get_all(header::LINK) {
+        for link in v.as_bytes().split(|&c| c == b',') {
+            let link = link.trim_ascii();
+            if link.is_empty() || link.ends_with(b"rel=\"up\"") {
+                continue;
+            }
+            if !links.is_empty() {
+                links.extend_from_slice(b", ");
+            }
+            links.extend_from_slice(link);
+        }
     }
     let mut meta: Vec<(String, Vec<u8>)> = Vec::new();
     let mut indexes: Vec<(String, Term)> = Vec::new();
@@ -93,6 +115,8 @@ fn parse_content(headers: &HeaderMap, value: Vec<u8>, max_items: usize) -> Resul
     indexes.sort();
     Ok(Content {
         content_type,
+        content_encoding,
+        links,
         meta,
         indexes,
         value,
@@ -139,8 +163,18 @@ fn object_headers(b: &BucketId, obj: &StoredObject) -> HeaderMap {
     if let Some(v) = header_value(obj.last_modified_http().as_bytes()) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    if let Some(v) = header_value(format!("<{}>; rel=\"up\"", b.url()).as_bytes()) {
+    let mut link = format!("<{}>; rel=\"up\"", b.url()).into_bytes();
+    if !obj.links.is_empty() {
+        link.extend_from_slice(b", ");
+        link.extend_from_slice(&obj.links);
+    }
+    if let Some(v) = header_value(&link) {
         h.insert(header::LINK, v);
+    }
+    if !obj.content_encoding.is_empty()
+        && let Some(v) = header_value(&obj.content_encoding)
+    {
+        h.insert(header::CONTENT_ENCODING, v);
     }
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     for (name, value) in &obj.meta {
@@ -230,6 +264,8 @@ async fn store_content(
                 last_modified_ms: now,
                 vtag: new_vtag(),
                 content_type: content.content_type.clone(),
+                content_encoding: content.content_encoding.clone(),
+                links: content.links.clone(),
                 meta: content.meta.clone(),
                 indexes: content.indexes.clone(),
                 value: content.value.clone(),

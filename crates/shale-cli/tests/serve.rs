@@ -8,7 +8,7 @@ mod serve_support;
 use std::process::Command;
 use std::time::Duration;
 
-use serve_support::{Server, http_get};
+use serve_support::{Server, http, http_get};
 
 #[test]
 fn admin_endpoint_and_sigterm_shutdown() {
@@ -92,4 +92,41 @@ fn a_second_server_on_the_same_directory_is_refused() {
             .to_lowercase()
             .contains("lock")
     );
+}
+
+#[test]
+fn riak_objects_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--protocols",
+        "riak",
+        "--riak",
+        "127.0.0.1:0",
+        "--appendfsync",
+        "no",
+    ];
+    let server = Server::start(dir.path(), &args);
+    let riak = server.addr("riak");
+    assert_eq!(http_get(riak, "/ping"), (200, "OK".to_string()));
+    for i in 0..50 {
+        let path = format!("/buckets/users/keys/u{i}");
+        let (status, _) = http(
+            riak,
+            "PUT",
+            &path,
+            &["Content-Type: text/plain"],
+            &format!("user {i}"),
+        );
+        assert_eq!(status, 204, "PUT {path}");
+    }
+    server.kill9();
+    let server = Server::start(dir.path(), &args);
+    let riak = server.addr("riak");
+    for i in 0..50 {
+        assert_eq!(
+            http_get(riak, &format!("/buckets/users/keys/u{i}")),
+            (200, format!("user {i}"))
+        );
+    }
+    assert_eq!(http_get(riak, "/buckets/users/keys/nobody").0, 404);
 }

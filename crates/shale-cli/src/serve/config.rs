@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use shale_riak::RiakConfig;
 use shale_server::{Limits, SyncPolicy};
 use shaledb::{Compression, Options};
 
@@ -16,13 +17,15 @@ pub struct ServeConfig {
     pub engine: EngineSection,
     /// Limits on clients and requests, shared by every front end.
     pub limits: Limits,
+    /// The Riak KV HTTP API (docs/riak.md).
+    pub riak: RiakConfig,
 }
 
 /// `[server]`.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSection {
-    /// Front ends to run: any of "redis", "memcache".
+    /// Front ends to run: any of [`PROTOCOLS`].
     pub protocols: Vec<String>,
     /// When acknowledged writes are fsynced: "always", "everysec" or "no".
     pub appendfsync: SyncPolicy,
@@ -44,7 +47,7 @@ impl Default for ServerSection {
 }
 
 /// The protocols `shale serve` knows.
-pub const PROTOCOLS: [&str; 0] = [];
+pub const PROTOCOLS: [&str; 1] = ["riak"];
 
 /// `[engine]`: the engine options a server operator tunes.
 #[derive(Debug, Default, Deserialize)]
@@ -126,7 +129,8 @@ impl ServeConfig {
                 ));
             }
         }
-        self.limits.validate().map_err(|e| format!("limits: {e}"))
+        self.limits.validate().map_err(|e| format!("limits: {e}"))?;
+        self.riak.validate()
     }
 }
 

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Admin HTTP address serving /metrics and /health (off unless set).
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<String>,
+    /// Riak HTTP API address (default 127.0.0.1:8098).
+    #[arg(long, value_name = "ADDR")]
+    pub riak: Option<String>,
 }
 
 fn parse_policy(s: &str) -> std::result::Result<SyncPolicy, String> {
@@ -59,6 +62,9 @@ pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCod
     }
     if let Some(a) = args.admin {
         cfg.server.admin = Some(a);
+    }
+    if let Some(a) = args.riak {
+        cfg.riak.addr = a;
     }
     cfg.validate().map_err(invalid)?;
     cfg.engine.apply(&mut opts).map_err(invalid)?;
@@ -91,6 +97,11 @@ pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCod
 /// Binds, announces and serves every configured endpoint until shutdown.
 async fn serve(ctx: Context, cfg: &ServeConfig) -> Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
+    let enabled = |p: &str| cfg.server.protocols.iter().any(|q| q == p);
+    if enabled("riak") {
+        let listener = bind("riak", &cfg.riak.addr).await?;
+        tasks.spawn(shale_riak::serve(listener, ctx.clone(), cfg.riak.clone()));
+    }
     if let Some(addr) = &cfg.server.admin {
         let listener = bind("admin", addr).await?;
         tasks.spawn(shale_server::serve_admin(listener, ctx.clone()));

@@ -1,0 +1,379 @@
+//! Executing meta commands.
+
+use std::io::Write as _;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::exec::{Delta, Env, add_delta, is_error, server_error};
+use crate::item::{Item, STATE_STALE, STATE_TOKEN_SENT};
+use crate::meta::flags::{MetaCommand, MetaFlags, MetaKind};
+use crate::stats::bump;
+use crate::store::{Store, StoreResult};
+
+/// Runs `cmd`, appending its reply unless quiet mode hides it; returns true if it
+/// failed.
+pub fn execute(env: &Env<'_>, cmd: MetaCommand, out: &mut Vec<u8>) -> bool {
+    bump(&env.store.counters.cmd_meta);
+    let start = out.len();
+    let r = match cmd.kind {
+        MetaKind::Noop => {
+            out.extend_from_slice(b"MN\r\n");
+            Ok(())
+        }
+        MetaKind::Get => mg(env, &cmd, out),
+        MetaKind::Set => ms(env, &cmd, out),
+        MetaKind::Delete => md(env, &cmd, out),
+        MetaKind::Arith => ma(env, &cmd, out),
+        MetaKind::Debug => me(env, &cmd, out),
+    };
+    if let Err(e) = r {
+        out.truncate(start);
+        server_error(out, &e);
+    }
+    is_error(out.get(start..).unwrap_or_default())
+}
+
+/// Appends the return flags of a hit (` c123 f0 kfoo …`) in the order requested.
+fn return_flags(cmd: &MetaCommand, item: Option<&Item>, now: u64, out: &mut Vec<u8>) {
+    let f = &cmd.flags;
+    for &c in &f.returns {
+        match (c, item) {
+            (b'O', _) => {
+                out.extend_from_slice(b" O");
+                out.extend_from_slice(f.opaque.as_deref().unwrap_or_default());
+            }
+            (b'k', _) => {
+                out.extend_from_slice(b" k");
+                out.extend_from_slice(&cmd.key_token);
+                if f.base64 {
+                    out.extend_from_slice(b" b");
+                }
+            }
+            (b'c', Some(it)) => {
+                let _ = write!(out, " c{}", it.cas);
+            }
+            (b'f', Some(it)) => {
+                let _ = write!(out, " f{}", it.flags);
+            }
+            (b's', Some(it)) => {
+                let _ = write!(out, " s{}", it.data.len());
+            }
+            (b't', Some(it)) => {
+                let _ = write!(out, " t{}", ttl_remaining(it, now));
+            }
+            (b'h', Some(_)) => out.extend_from_slice(b" h0"),
+            (b'l', Some(_)) => out.extend_from_slice(b" l0"),
+            _ => {}
+        }
+    }
+}
+
+/// Seconds until `it` expires (rounded up), -1 if never.
+fn ttl_remaining(it: &Item, now: u64) -> i64 {
+    if it.exptime_ms == 0 {
+        -1
+    } else {
+        i64::try_from(it.exptime_ms.saturating_sub(now).div_ceil(1000)).unwrap_or(i64::MAX)
+    }
+}
+
+/// A status line without an item: `code` plus the `O` and `k` flags.
+fn status(cmd: &MetaCommand, code: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(code);
+    return_flags(cmd, None, 0, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
+    let s = env.store;
+    let f = &cmd.flags;
+    bump(&s.counters.cmd_get);
+    let _lock = s.lock(&cmd.key);
+    let now = s.now_ms()?;
+    let mut extra: Vec<u8> = Vec::new();
+    let item = match s.get(&cmd.key, now)? {
+        Some(mut it) => {
+            bump(&s.counters.get_hits);
+            let mut write = false;
+            if let Some(ttl) = f.ttl {
+                it.exptime_ms = Store::exptime_ms(ttl, now);
+                write = true;
+            }
+            let token_sent = it.state & STATE_TOKEN_SENT != 0;
+            if token_sent {
+                extra.push(b'Z');
+            }
+            if it.state & STATE_STALE != 0 {
+                extra.push(b'X');
+                if !token_sent {
+                    extra.push(b'W');
+                    it.state |= STATE_TOKEN_SENT;
+                    write = true;
+                }
+            } else if let Some(window) = f.recache
+                && !token_sent
+                && it.exptime_ms != 0
+                && ttl_remaining(&it, now) < window
+            {
+                extra.push(b'W');
+                it.state |= STATE_TOKEN_SENT;
+                write = true;
+            }
+            if write {
+                s.put(&cmd.key, &it, now, &env.wo)?;
+            }
+            it
+        }
+        None => {
+            bump(&s.counters.get_misses);
+            let Some(ttl) = f.vivify else {
+                if !f.quiet {
+                    status(cmd, b"EN", out);
+                }
+                return Ok(());
+            };
+            let it = Item {
+                state: STATE_TOKEN_SENT,
+                flags: 0,
+                cas: s.next_cas(),
+                exptime_ms: Store::exptime_ms(ttl, now),
+                data: Bytes::new(),
+            };
+            s.put(&cmd.key, &it, now, &env.wo)?;
+            extra.push(b'W');
+            it
+        }
+    };
+    if f.value {
+        let _ = write!(out, "VA {}", item.data.len());
+    } else {
+        out.extend_from_slice(b"HD");
+    }
+    return_flags(cmd, Some(&item), now, out);
+    for c in extra {
+        out.push(b' ');
+        out.push(c);
+    }
+    out.extend_from_slice(b"\r\n");
+    if f.value {
+        out.extend_from_slice(&item.data);
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+/// Checks `C` (compare CAS) against `item`: `Ok(stale)` to go on (stale: `I` turned a
+/// too-old CAS into an invalidating write), `Err(())` for EX.
+fn check_cas(f: &MetaFlags, item: &Item) -> Result<bool, ()> {
+    match f.compare_cas {
+        Some(c) if c != item.cas => {
+            if f.invalidate && c < item.cas {
+                Ok(true)
+            } else {
+                Err(())
+            }
+        }
+        _ => Ok(false),
+    }
+}
+
+fn ms(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
+    let s = env.store;
+    let f = &cmd.flags;
+    bump(&s.counters.cmd_set);
+    let _lock = s.lock(&cmd.key);
+    let now = s.now_ms()?;
+    let existing = s.get(&cmd.key, now)?;
+    let mode = f.mode.unwrap_or(b'S');
+    let mut stale = false;
+    match &existing {
+        None if f.compare_cas.is_some() => {
+            status(cmd, b"NF", out);
+            return Ok(());
+        }
+        Some(old) => match check_cas(f, old) {
+            Ok(st) => stale = st,
+            Err(()) => {
+                status(cmd, b"EX", out);
+                return Ok(());
+            }
+        },
+        None => {}
+    }
+    let item = match (mode, existing) {
+        (b'E', Some(_)) | (b'R' | b'A' | b'P', None) => {
+            status(cmd, b"NS", out);
+            return Ok(());
+        }
+        (b'A' | b'P', Some(old)) => {
+            let mut joined = BytesMut::with_capacity(old.data.len() + cmd.data.len());
+            if mode == b'A' {
+                joined.extend_from_slice(&old.data);
+                joined.extend_from_slice(&cmd.data);
+            } else {
+                joined.extend_from_slice(&cmd.data);
+                joined.extend_from_slice(&old.data);
+            }
+            if joined.len() > env.config.item_size_max {
+                out.extend_from_slice(b"SERVER_ERROR out of memory storing object\r\n");
+                return Ok(());
+            }
+            Item {
+                data: joined.freeze(),
+                exptime_ms: f.ttl.map_or(old.exptime_ms, |t| Store::exptime_ms(t, now)),
+                ..old
+            }
+        }
+        _ => Item {
+            state: 0,
+            flags: f.client_flags.unwrap_or(0),
+            cas: 0,
+            exptime_ms: Store::exptime_ms(f.ttl.unwrap_or(0), now),
+            data: cmd.data.clone(),
+        },
+    };
+    let item = Item {
+        state: if stale { STATE_STALE } else { 0 },
+        cas: f.new_cas.unwrap_or_else(|| s.next_cas()),
+        ..item
+    };
+    bump(&s.counters.total_items);
+    s.put(&cmd.key, &item, now, &env.wo)?;
+    if !f.quiet {
+        out.extend_from_slice(b"HD");
+        return_flags(cmd, Some(&item), now, out);
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+fn md(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
+    let s = env.store;
+    let f = &cmd.flags;
+    let _lock = s.lock(&cmd.key);
+    let now = s.now_ms()?;
+    let Some(mut item) = s.get(&cmd.key, now)? else {
+        bump(&s.counters.delete_misses);
+        status(cmd, b"NF", out);
+        return Ok(());
+    };
+    if f.compare_cas.is_some_and(|c| c != item.cas) {
+        status(cmd, b"EX", out);
+        return Ok(());
+    }
+    bump(&s.counters.delete_hits);
+    if f.invalidate || f.remove_value {
+        if f.invalidate {
+            item.state = STATE_STALE;
+        }
+        if f.remove_value {
+            item.data = Bytes::new();
+            item.flags = 0;
+        }
+        if let Some(ttl) = f.ttl {
+            item.exptime_ms = Store::exptime_ms(ttl, now);
+        }
+        item.cas = f.new_cas.unwrap_or_else(|| s.next_cas());
+        s.put(&cmd.key, &item, now, &env.wo)?;
+    } else {
+        s.delete(&cmd.key, &env.wo)?;
+    }
+    if !f.quiet {
+        status(cmd, b"HD", out);
+    }
+    Ok(())
+}
+
+fn ma(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
+    let s = env.store;
+    let f = &cmd.flags;
+    let incr = !matches!(f.mode, Some(b'D' | b'-'));
+    let _lock = s.lock(&cmd.key);
+    let now = s.now_ms()?;
+    let (item, number) = match s.get(&cmd.key, now)? {
+        None => {
+            bump(if incr {
+                &s.counters.incr_misses
+            } else {
+                &s.counters.decr_misses
+            });
+            let Some(ttl) = f.vivify else {
+                status(cmd, b"NF", out);
+                return Ok(());
+            };
+            let n = f.initial.unwrap_or(0);
+            let item = Item {
+                state: 0,
+                flags: 0,
+                cas: f.new_cas.unwrap_or_else(|| s.next_cas()),
+                exptime_ms: Store::exptime_ms(ttl, now),
+                data: Bytes::from(n.to_string()),
+            };
+            s.put(&cmd.key, &item, now, &env.wo)?;
+            (item, n)
+        }
+        Some(mut item) => {
+            if f.compare_cas.is_some_and(|c| c != item.cas) {
+                status(cmd, b"EX", out);
+                return Ok(());
+            }
+            match add_delta(&item, incr, f.delta.unwrap_or(1)) {
+                Delta::NonNumeric => {
+                    out.extend_from_slice(
+                        b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+                    );
+                    return Ok(());
+                }
+                Delta::Done(n, data) => {
+                    bump(if incr {
+                        &s.counters.incr_hits
+                    } else {
+                        &s.counters.decr_hits
+                    });
+                    item.data = Bytes::from(data);
+                    item.cas = f.new_cas.unwrap_or_else(|| s.next_cas());
+                    if let Some(ttl) = f.ttl {
+                        item.exptime_ms = Store::exptime_ms(ttl, now);
+                    }
+                    s.put(&cmd.key, &item, now, &env.wo)?;
+                    (item, n)
+                }
+            }
+        }
+    };
+    let digits = number.to_string();
+    if f.value {
+        let _ = write!(out, "VA {}", digits.len());
+    } else if f.quiet {
+        return Ok(());
+    } else {
+        out.extend_from_slice(b"HD");
+    }
+    return_flags(cmd, Some(&item), now, out);
+    out.extend_from_slice(b"\r\n");
+    if f.value {
+        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+fn me(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
+    let s = env.store;
+    let now = s.now_ms()?;
+    match s.get(&cmd.key, now)? {
+        None => out.extend_from_slice(b"EN\r\n"),
+        Some(it) => {
+            out.extend_from_slice(b"ME ");
+            out.extend_from_slice(&cmd.key_token);
+            let _ = write!(
+                out,
+                " exp={} la=0 cas={} fetch=no cls=1 size={}\r\n",
+                ttl_remaining(&it, now),
+                it.cas,
+                it.data.len() + cmd.key.len() + crate::item::HEADER_LEN
+            );
+        }
+    }
+    Ok(())
+}

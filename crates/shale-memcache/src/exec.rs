@@ -100,14 +100,18 @@ pub fn execute(env: &Env<'_>, request: Request, out: &mut Vec<u8>) -> Next {
 pub enum Delta {
     /// The value is not a number.
     NonNumeric,
-    /// The new number and the new data (padded with spaces to the old length when
-    /// shorter, as memcached's in-place update does).
-    Done(u64, Vec<u8>),
+    /// The new number, the new data (padded with spaces to the old length when
+    /// shorter, as memcached's in-place update does) and whether the update was
+    /// "in place" (a longer result makes memcached write a new item, which drops
+    /// the old item's meta state such as staleness).
+    Done(u64, Vec<u8>, bool),
 }
 
 /// Applies `incr`/`decr` by `delta` to `item`'s data: incr wraps at 2^64, decr
-/// floors at 0.
-pub fn add_delta(item: &Item, incr: bool, delta: u64) -> Delta {
+/// floors at 0. `pad`: update "in place" like memcached, padding a shorter result
+/// with spaces to the old length (memcached does this when no other reference
+/// to the item is live, which is the usual case).
+pub fn add_delta(item: &Item, incr: bool, delta: u64, pad: bool) -> Delta {
     if item.data.is_empty() {
         return Delta::NonNumeric;
     }
@@ -120,8 +124,9 @@ pub fn add_delta(item: &Item, incr: bool, delta: u64) -> Delta {
         value.saturating_sub(delta)
     };
     let mut data = new.to_string().into_bytes();
-    if data.len() <= item.data.len() {
+    let in_place = data.len() <= item.data.len();
+    if pad && in_place {
         data.resize(item.data.len(), b' ');
     }
-    Delta::Done(new, data)
+    Delta::Done(new, data, in_place)
 }

@@ -34,9 +34,36 @@ pub fn execute(env: &Env<'_>, cmd: MetaCommand, out: &mut Vec<u8>) -> bool {
 }
 
 /// Appends the return flags of a hit (` c123 f0 kfoo …`) in the order requested.
+/// Only the flags `kind` reports are written (memcached 1.6.18: `ms` reports `c`,
+/// `k`, `O`; `md` reports `k`, `O`; `ma` reports `c`, `t`, `k`, `O`).
 fn return_flags(cmd: &MetaCommand, item: Option<&Item>, now: u64, out: &mut Vec<u8>) {
+    let reported: &[u8] = match cmd.kind {
+        MetaKind::Set => b"ckO",
+        MetaKind::Delete => b"kO",
+        MetaKind::Arith => b"ctkO",
+        _ => b"cfhklOst",
+    };
+    let mut b_seen = false;
+    for &c in &cmd.flags.returns {
+        b_seen |= c == b'b';
+        if reported.contains(&c) {
+            render_flag(cmd, c, b_seen, item, now, out);
+        }
+    }
+}
+
+/// Appends one return flag. memcached 1.6.18 prints a base64 key encoded (with
+/// ` b`) only if `b` came before `k` in the request, else decoded.
+fn render_flag(
+    cmd: &MetaCommand,
+    c: u8,
+    b_seen: bool,
+    item: Option<&Item>,
+    now: u64,
+    out: &mut Vec<u8>,
+) {
     let f = &cmd.flags;
-    for &c in &f.returns {
+    {
         match (c, item) {
             (b'O', _) => {
                 out.extend_from_slice(b" O");
@@ -44,9 +71,11 @@ fn return_flags(cmd: &MetaCommand, item: Option<&Item>, now: u64, out: &mut Vec<
             }
             (b'k', _) => {
                 out.extend_from_slice(b" k");
-                out.extend_from_slice(&cmd.key_token);
-                if f.base64 {
+                if f.base64 && b_seen {
+                    out.extend_from_slice(&cmd.key_token);
                     out.extend_from_slice(b" b");
+                } else {
+                    out.extend_from_slice(&cmd.key);
                 }
             }
             (b'c', Some(it)) => {
@@ -77,10 +106,18 @@ fn ttl_remaining(it: &Item, now: u64) -> i64 {
     }
 }
 
-/// A status line without an item: `code` plus the `O` and `k` flags.
+/// A status line without an item: `code` plus the `O` and `k` flags (and `c0`
+/// for `ms`, as memcached 1.6.18 writes).
 fn status(cmd: &MetaCommand, code: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(code);
-    return_flags(cmd, None, 0, out);
+    for &c in &cmd.flags.returns {
+        match c {
+            // Failures print a base64 key encoded whatever the flag order.
+            b'O' | b'k' => render_flag(cmd, c, true, None, 0, out),
+            b'c' if cmd.kind == MetaKind::Set => out.extend_from_slice(b" c0"),
+            _ => {}
+        }
+    }
     out.extend_from_slice(b"\r\n");
 }
 
@@ -91,14 +128,10 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
     let _lock = s.lock(&cmd.key);
     let now = s.now_ms()?;
     let mut extra: Vec<u8> = Vec::new();
-    let item = match s.get(&cmd.key, now)? {
+    let mut dirty = false;
+    let (mut item, vivified) = match s.get(&cmd.key, now)? {
         Some(mut it) => {
             bump(&s.counters.get_hits);
-            let mut write = false;
-            if let Some(ttl) = f.ttl {
-                it.exptime_ms = Store::exptime_ms(ttl, now);
-                write = true;
-            }
             let token_sent = it.state & STATE_TOKEN_SENT != 0;
             if token_sent {
                 extra.push(b'Z');
@@ -108,7 +141,7 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
                 if !token_sent {
                     extra.push(b'W');
                     it.state |= STATE_TOKEN_SENT;
-                    write = true;
+                    dirty = true;
                 }
             } else if let Some(window) = f.recache
                 && !token_sent
@@ -117,39 +150,52 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
             {
                 extra.push(b'W');
                 it.state |= STATE_TOKEN_SENT;
-                write = true;
+                dirty = true;
             }
-            if write {
-                s.put(&cmd.key, &it, now, &env.wo)?;
-            }
-            it
+            (it, false)
         }
         None => {
             bump(&s.counters.get_misses);
-            let Some(ttl) = f.vivify else {
+            if f.vivify.is_none() {
                 if !f.quiet {
                     status(cmd, b"EN", out);
                 }
                 return Ok(());
-            };
+            }
+            extra.push(b'W');
             let it = Item {
                 state: STATE_TOKEN_SENT,
                 flags: 0,
                 cas: s.next_cas(),
-                exptime_ms: Store::exptime_ms(ttl, now),
+                exptime_ms: 0,
                 data: Bytes::new(),
             };
-            s.put(&cmd.key, &it, now, &env.wo)?;
-            extra.push(b'W');
-            it
+            (it, true)
         }
     };
+    // Flags are handled in the order sent: `t` before `T` reports the old TTL.
+    let mut flags_out = Vec::new();
+    let mut b_seen = false;
+    for &c in &f.returns {
+        b_seen |= c == b'b';
+        match c {
+            b'T' => {
+                item.exptime_ms = Store::exptime_ms(f.ttl.unwrap_or(0), now);
+                dirty = true;
+            }
+            b'N' if vivified => item.exptime_ms = Store::exptime_ms(f.vivify.unwrap_or(0), now),
+            _ => render_flag(cmd, c, b_seen, Some(&item), now, &mut flags_out),
+        }
+    }
+    if vivified || dirty {
+        s.put(&cmd.key, &item, now, &env.wo)?;
+    }
     if f.value {
         let _ = write!(out, "VA {}", item.data.len());
     } else {
         out.extend_from_slice(b"HD");
     }
-    return_flags(cmd, Some(&item), now, out);
+    out.extend_from_slice(&flags_out);
     for c in extra {
         out.push(b' ');
         out.push(c);
@@ -164,8 +210,12 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
 
 /// Checks `C` (compare CAS) against `item`: `Ok(stale)` to go on (stale: `I` turned a
 /// too-old CAS into an invalidating write), `Err(())` for EX.
-fn check_cas(f: &MetaFlags, item: &Item) -> Result<bool, ()> {
+/// A `C0` means "no CAS" to memcached: set/replace then fail, append/prepend
+/// ignore it (`append_like`).
+fn check_cas(f: &MetaFlags, item: &Item, append_like: bool) -> Result<bool, ()> {
     match f.compare_cas {
+        Some(0) if append_like => Ok(false),
+        Some(0) => Err(()),
         Some(c) if c != item.cas => {
             if f.invalidate && c < item.cas {
                 Ok(true)
@@ -184,21 +234,30 @@ fn ms(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
     let _lock = s.lock(&cmd.key);
     let now = s.now_ms()?;
     let existing = s.get(&cmd.key, now)?;
+    let existing_ttl = existing.as_ref().map(|it| it.exptime_ms);
     let mode = f.mode.unwrap_or(b'S');
     let mut stale = false;
-    match &existing {
-        None if f.compare_cas.is_some() => {
+    // As memcached 1.6.18: C turns set and replace into a CAS, append/prepend
+    // check it, add ignores it.
+    match (&existing, mode) {
+        (None, b'S' | b'R') if f.compare_cas.is_some() => {
             status(cmd, b"NF", out);
             return Ok(());
         }
-        Some(old) => match check_cas(f, old) {
-            Ok(st) => stale = st,
-            Err(()) => {
-                status(cmd, b"EX", out);
-                return Ok(());
+        (Some(old), b'S' | b'R' | b'A' | b'P') => {
+            match check_cas(f, old, matches!(mode, b'A' | b'P')) {
+                Ok(st) if st && matches!(mode, b'A' | b'P') => {
+                    status(cmd, b"EX", out);
+                    return Ok(());
+                }
+                Ok(st) => stale = st,
+                Err(()) => {
+                    status(cmd, b"EX", out);
+                    return Ok(());
+                }
             }
-        },
-        None => {}
+        }
+        _ => {}
     }
     let item = match (mode, existing) {
         (b'E', Some(_)) | (b'R' | b'A' | b'P', None) => {
@@ -220,7 +279,7 @@ fn ms(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
             }
             Item {
                 data: joined.freeze(),
-                exptime_ms: f.ttl.map_or(old.exptime_ms, |t| Store::exptime_ms(t, now)),
+                // Like memcached, append/prepend keep the old TTL and flags.
                 ..old
             }
         }
@@ -232,8 +291,10 @@ fn ms(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
             data: cmd.data.clone(),
         },
     };
+    let preserved_ttl = existing_ttl.filter(|_| stale);
     let item = Item {
         state: if stale { STATE_STALE } else { 0 },
+        exptime_ms: preserved_ttl.unwrap_or(item.exptime_ms),
         cas: f.new_cas.unwrap_or_else(|| s.next_cas()),
         ..item
     };
@@ -290,7 +351,7 @@ fn ma(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
     let incr = !matches!(f.mode, Some(b'D' | b'-'));
     let _lock = s.lock(&cmd.key);
     let now = s.now_ms()?;
-    let (item, number) = match s.get(&cmd.key, now)? {
+    let (item, number, created) = match s.get(&cmd.key, now)? {
         None => {
             bump(if incr {
                 &s.counters.incr_misses
@@ -310,21 +371,26 @@ fn ma(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
                 data: Bytes::from(n.to_string()),
             };
             s.put(&cmd.key, &item, now, &env.wo)?;
-            (item, n)
+            (item, n, true)
         }
         Some(mut item) => {
-            if f.compare_cas.is_some_and(|c| c != item.cas) {
+            // memcached's do_add_delta: an empty value is non-numeric before the
+            // CAS is compared, and C0 compares nothing.
+            if !item.data.is_empty() && f.compare_cas.is_some_and(|c| c != 0 && c != item.cas) {
                 status(cmd, b"EX", out);
                 return Ok(());
             }
-            match add_delta(&item, incr, f.delta.unwrap_or(1)) {
+            match add_delta(&item, incr, f.delta.unwrap_or(1), true) {
                 Delta::NonNumeric => {
                     out.extend_from_slice(
                         b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
                     );
                     return Ok(());
                 }
-                Delta::Done(n, data) => {
+                Delta::Done(n, data, in_place) => {
+                    if !in_place {
+                        item.state = 0;
+                    }
                     bump(if incr {
                         &s.counters.incr_hits
                     } else {
@@ -336,16 +402,19 @@ fn ma(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
                         item.exptime_ms = Store::exptime_ms(ttl, now);
                     }
                     s.put(&cmd.key, &item, now, &env.wo)?;
-                    (item, n)
+                    (item, n, false)
                 }
             }
         }
     };
     let digits = number.to_string();
+    if f.quiet && !created {
+        // Quiet mode hides every update of ma, the value included (memcached
+        // still answers an autovivification).
+        return Ok(());
+    }
     if f.value {
         let _ = write!(out, "VA {}", digits.len());
-    } else if f.quiet {
-        return Ok(());
     } else {
         out.extend_from_slice(b"HD");
     }

@@ -42,7 +42,7 @@ impl MetaKind {
     fn allowed(self) -> &'static [u8] {
         match self {
             MetaKind::Get => b"bcfhklOqstuvENRT",
-            MetaKind::Set => b"bcCEFIkOqsSTM",
+            MetaKind::Set => b"bcCEFIkOqsSTMft",
             MetaKind::Delete => b"bCEIkOqTx",
             MetaKind::Arith => b"bCENJDTMOqtcvk",
             MetaKind::Noop | MetaKind::Debug => b"b",
@@ -53,7 +53,8 @@ impl MetaKind {
 /// The flags of one meta command.
 #[derive(Clone, Debug, Default)]
 pub struct MetaFlags {
-    /// Flags that produce output, in the order sent.
+    /// Flags that produce output (and `T`/`N`, which `mg` applies in order), in
+    /// the order sent.
     pub returns: Vec<u8>,
     /// `b`: the key is base64.
     pub base64: bool,
@@ -200,33 +201,39 @@ fn parse_flags(kind: MetaKind, tokens: &[&[u8]]) -> Result<MetaFlags, &'static [
     let mut f = MetaFlags::default();
     let mut seen = [false; 128];
     let arith = kind == MetaKind::Arith;
-    let numeric_error: &'static [u8] = if arith {
-        b"CLIENT_ERROR invalid or duplicate flag\r\n"
+    // memcached 1.6's error wording differs by command.
+    let md_ma = matches!(kind, MetaKind::Delete | MetaKind::Arith);
+    let either: &'static [u8] = b"CLIENT_ERROR invalid or duplicate flag\r\n";
+    let invalid: &'static [u8] = if md_ma {
+        either
     } else {
-        BAD_TOKEN
+        b"CLIENT_ERROR invalid flag\r\n"
     };
+    let duplicate: &'static [u8] = if md_ma {
+        either
+    } else {
+        b"CLIENT_ERROR duplicate flag\r\n"
+    };
+    let numeric_error: &'static [u8] = if md_ma { either } else { BAD_TOKEN };
     for t in tokens {
         let Some((&c, val)) = t.split_first() else {
             continue;
         };
         if !kind.allowed().contains(&c) {
-            return Err(b"CLIENT_ERROR invalid flag\r\n");
+            return Err(invalid);
         }
-        let slot = seen
-            .get_mut(usize::from(c))
-            .ok_or(&b"CLIENT_ERROR invalid flag\r\n"[..])?;
+        let slot = seen.get_mut(usize::from(c)).ok_or(invalid)?;
         if *slot {
-            return Err(if arith {
-                b"CLIENT_ERROR invalid or duplicate flag\r\n"
-            } else {
-                b"CLIENT_ERROR duplicate flag\r\n"
-            });
+            return Err(duplicate);
         }
         *slot = true;
         let int = |v: &[u8]| safe_strtol32(v).map(i64::from).ok_or(numeric_error);
         let uint = |v: &[u8]| safe_strtoull(v).ok_or(numeric_error);
         match c {
-            b'b' => f.base64 = true,
+            b'b' => {
+                f.base64 = true;
+                f.returns.push(c);
+            }
             b'q' => f.quiet = true,
             b'v' => f.value = true,
             b'u' => f.no_bump = true,
@@ -238,23 +245,32 @@ fn parse_flags(kind: MetaKind, tokens: &[&[u8]]) -> Result<MetaFlags, &'static [
                 f.returns.push(c);
             }
             b'c' | b'f' | b'h' | b'k' | b'l' | b's' | b't' => f.returns.push(c),
-            b'T' => f.ttl = Some(int(val)?),
-            b'N' => f.vivify = Some(int(val)?),
+            b'T' => {
+                f.ttl = Some(int(val)?);
+                f.returns.push(c);
+            }
+            b'N' => {
+                f.vivify = Some(int(val)?);
+                f.returns.push(c);
+            }
             b'R' => f.recache = Some(int(val)?),
             b'C' => f.compare_cas = Some(uint(val)?),
+            b'E' if kind == MetaKind::Set => {
+                f.new_cas = Some(safe_strtoull(val).ok_or(invalid)?);
+            }
             b'E' => f.new_cas = Some(uint(val)?),
+            b'F' if kind == MetaKind::Set => {
+                f.client_flags = Some(safe_strtoul32(val).ok_or(BAD_FORMAT)?);
+            }
             b'F' => f.client_flags = Some(safe_strtoul32(val).ok_or(numeric_error)?),
             b'D' => f.delta = Some(uint(val)?),
             b'J' => f.initial = Some(uint(val)?),
             b'M' => {
                 let m = val.first().copied().unwrap_or(0);
                 let ok = if arith {
-                    matches!(m, b'I' | b'i' | b'+' | b'D' | b'd' | b'-')
+                    matches!(m, b'I' | b'+' | b'D' | b'-')
                 } else {
-                    matches!(
-                        m,
-                        b'E' | b'e' | b'A' | b'a' | b'P' | b'p' | b'R' | b'r' | b'S' | b's'
-                    )
+                    matches!(m, b'E' | b'A' | b'P' | b'R' | b'S')
                 };
                 if !ok || val.len() != 1 {
                     return Err(if arith {
@@ -263,9 +279,9 @@ fn parse_flags(kind: MetaKind, tokens: &[&[u8]]) -> Result<MetaFlags, &'static [
                         b"CLIENT_ERROR invalid mode for ms M token\r\n"
                     });
                 }
-                f.mode = Some(m.to_ascii_uppercase());
+                f.mode = Some(m);
             }
-            _ => return Err(b"CLIENT_ERROR invalid flag\r\n"),
+            _ => return Err(invalid),
         }
     }
     Ok(f)

@@ -223,10 +223,13 @@ fn arith(env: &Env<'_>, key: &[u8], incr: bool, delta: u64, out: &mut Vec<u8>) -
         out.extend_from_slice(b"NOT_FOUND\r\n");
         return Ok(());
     };
-    match add_delta(&item, incr, delta) {
+    match add_delta(&item, incr, delta, true) {
         Delta::NonNumeric => out
             .extend_from_slice(b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"),
-        Delta::Done(n, data) => {
+        Delta::Done(n, data, in_place) => {
+            if !in_place {
+                item.state = 0;
+            }
             bump(hits);
             item.data = Bytes::from(data);
             item.cas = s.next_cas();

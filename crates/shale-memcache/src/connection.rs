@@ -31,7 +31,10 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, ctx: Context, shared:
             .max_request_bytes
             .min(ctx.limits.query_buffer_limit)
             .max(shared.config.max_line_bytes),
-        item_size_max: shared.config.item_size_max,
+        item_size_max: shared
+            .config
+            .item_size_max
+            .min(ctx.limits.max_request_bytes),
         max_keys: ctx.limits.max_items_per_command,
     };
     let idle = ctx.limits.idle_timeout();

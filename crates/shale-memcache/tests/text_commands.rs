@@ -86,6 +86,12 @@ fn noreply_everywhere() {
     // The bad data chunk is hidden by noreply; the leftover "de" is a command.
     c.expect("ERROR\r\n");
     c.roundtrip("get a b\r\n", "END\r\n");
+    // Errors are hidden by noreply too, as memcached does.
+    c.roundtrip(
+        "incr k abc noreply\r\nset k 0 0 x noreply\r\ntouch k x noreply\r\ndelete k 5 noreply\r\n\
+         set k 0 0 1 noreply\r\na\r\nincr k 1 noreply\r\nflush_all x noreply\r\nverbosity x noreply\r\nmn\r\n",
+        "MN\r\n",
+    );
     c.send("set a 0 0 2 noreply\r\n53\r\nincr a 10 noreply\r\n");
     c.roundtrip("get a\r\n", "VALUE a 0 2\r\n63\r\nEND\r\n");
     let (_, _, cas) = c.gets("a").unwrap();
@@ -159,6 +165,40 @@ fn cas_race_between_connections() {
     }
     let (_, data, _) = server.client().gets("n").unwrap();
     assert_eq!(data, (2 * per_thread).to_string().into_bytes());
+}
+
+/// Concurrent `incr`s and `append`s from several connections: none is lost.
+#[test]
+fn incr_and_append_are_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.client().roundtrip(
+        "set n 0 0 1\r\n0\r\nset s 0 0 0\r\n\r\n",
+        "STORED\r\nSTORED\r\n",
+    );
+    let addr = server.addr;
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                for _ in 0..250 {
+                    c.send("incr n 1\r\nappend s 0 0 1\r\nx\r\n");
+                    let n: u64 = c.line().trim_end().parse().unwrap();
+                    assert!(n >= 1);
+                    c.expect("STORED\r\n");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = server.client();
+    c.roundtrip("get n\r\n", "VALUE n 0 4\r\n1000\r\nEND\r\n");
+    c.roundtrip(
+        "get s\r\n",
+        format!("VALUE s 0 1000\r\n{}\r\nEND\r\n", "x".repeat(1000)),
+    );
 }
 
 #[test]

@@ -9,6 +9,12 @@ use shaledb::{Db, Keyspace, WriteBatch, WriteOptions};
 use crate::item::Item;
 use crate::stats::Counters;
 
+/// Exclusive upper bound of every key this front end stores (keys are at most 250
+/// bytes). `flush_all` deletes `[b"", FLUSH_END)` rather than an unbounded range:
+/// the engine represents an unbounded end as a 64 KiB key, which every tombstone
+/// would carry through the WAL, the memtable and the tables.
+const FLUSH_END: [u8; 251] = [0xff; 251];
+
 /// Seconds beyond which a memcached exptime is an absolute Unix time (30 days).
 pub const REALTIME_MAXDELTA: i64 = 60 * 60 * 24 * 30;
 
@@ -150,7 +156,7 @@ impl Store {
     /// Deletes every item now (one range tombstone over the keyspace).
     pub fn flush_now(&self, wo: &WriteOptions) -> StoreResult<()> {
         self.flush_generation.fetch_add(1, Ordering::SeqCst);
-        self.ks.delete_range::<&[u8], _>(..)?;
+        self.ks.delete_range(&b""[..]..&FLUSH_END[..])?;
         if wo.sync {
             self.db.write(WriteBatch::new(), wo)?;
         }
@@ -168,7 +174,7 @@ impl Store {
         if self.flush_generation.load(Ordering::SeqCst) != generation {
             return Ok(false);
         }
-        self.ks.delete_range::<&[u8], _>(..)?;
+        self.ks.delete_range(&b""[..]..&FLUSH_END[..])?;
         if wo.sync {
             self.db.write(WriteBatch::new(), wo)?;
         }

@@ -62,8 +62,17 @@ fn storage_commands_and_replies() {
         "get bad\x01key\r\n",
         "CLIENT_ERROR bad command line format\r\n",
     );
+    // The largest key flush_all must cover: 250 bytes of 0xff.
+    let mut top = b"set ".to_vec();
+    top.extend_from_slice(&[0xff; 250]);
+    top.extend_from_slice(b" 0 0 1\r\nv\r\n");
+    c.roundtrip(top, "STORED\r\n");
     c.roundtrip("flush_all\r\n", "OK\r\n");
     c.roundtrip(format!("get {ok} f\r\n"), "END\r\n");
+    let mut get_top = b"get ".to_vec();
+    get_top.extend_from_slice(&[0xff; 250]);
+    get_top.extend_from_slice(b"\r\n");
+    c.roundtrip(get_top, "END\r\n");
     c.roundtrip(
         "flush_all x\r\n",
         "CLIENT_ERROR invalid exptime argument\r\n",

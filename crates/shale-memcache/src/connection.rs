@@ -18,6 +18,9 @@ use crate::{Shared, request::Request};
 const MAX_BATCH: usize = 1024;
 /// How long a connection may take to deliver its last replies after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Longest multi-key get line (the framer rescans an incomplete line on every
+/// read, so this also bounds that work).
+const MAX_GET_LINE: usize = 4 * 1024 * 1024;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -30,6 +33,7 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, ctx: Context, shared:
             .limits
             .max_request_bytes
             .min(ctx.limits.query_buffer_limit)
+            .min(MAX_GET_LINE)
             .max(shared.config.max_line_bytes),
         item_size_max: shared
             .config

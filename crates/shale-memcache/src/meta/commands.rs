@@ -235,6 +235,9 @@ fn ms(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
     let now = s.now_ms()?;
     let existing = s.get(&cmd.key, now)?;
     let existing_ttl = existing.as_ref().map(|it| it.exptime_ms);
+    let existing_token = existing
+        .as_ref()
+        .map_or(0, |it| it.state & STATE_TOKEN_SENT);
     let mode = f.mode.unwrap_or(b'S');
     let mut stale = false;
     // As memcached 1.6.18: C turns set and replace into a CAS, append/prepend
@@ -293,7 +296,12 @@ fn ms(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
     };
     let preserved_ttl = existing_ttl.filter(|_| stale);
     let item = Item {
-        state: if stale { STATE_STALE } else { 0 },
+        // A stale write (I with an older CAS) keeps the TTL and the win token.
+        state: if stale {
+            STATE_STALE | existing_token
+        } else {
+            0
+        },
         exptime_ms: preserved_ttl.unwrap_or(item.exptime_ms),
         cas: f.new_cas.unwrap_or_else(|| s.next_cas()),
         ..item

@@ -234,8 +234,8 @@ fn pick<'a>(rng: &mut StdRng, xs: &'a [&'a str]) -> &'a str {
 /// What the generator avoids asking, because memcached's answer depends on its
 /// internal reference counts (whether an incr updates in place): appending to a
 /// value an incr/decr may have left space-padded (`padded`), and arithmetic on an
-/// item that may be stale (`stale`: in place keeps the stale state, a new item
-/// drops it). Such commands become plain sets.
+/// item that may be stale or have a win token out (`stale`: in place keeps that
+/// state, a new item drops it). Such commands become plain sets.
 #[derive(Default)]
 struct Avoid {
     padded: std::collections::HashSet<String>,
@@ -262,7 +262,9 @@ fn gen_command(rng: &mut StdRng, avoid: &mut Avoid) -> Gen {
     if matches!(verb, "incr" | "decr" | "ma") {
         avoid.padded.insert(key.clone());
     }
-    if matches!(verb, "md" | "ms") && g.text.contains(" I") {
+    let stateful = (matches!(verb, "md" | "ms") && g.text.contains(" I"))
+        || (verb == "mg" && (g.text.contains(" N") || g.text.contains(" R")));
+    if stateful {
         avoid.stale.insert(key.clone());
     }
     if matches!(verb, "set" | "delete") {
@@ -333,7 +335,21 @@ fn gen_raw(rng: &mut StdRng) -> Gen {
             2 => "bogus command\r\n".to_string(),
             3 => format!("get {}\r\n", "k".repeat(251)),
             4 => "verbosity 1\r\n".to_string(),
-            _ => format!("delete {key} 1\r\n"),
+            _ => pick(
+                rng,
+                &[
+                    "mg\r\n",
+                    "ms k S3\r\n",
+                    "mg k zz\r\n",
+                    "mg k v v\r\n",
+                    "ma k Dx\r\n",
+                    "md k q q\r\n",
+                    "delete k 1\r\n",
+                    "incr\r\n",
+                    "touch k\r\n",
+                ],
+            )
+            .to_string(),
         },
         14..=15 => {
             let mut flags = vec![];
@@ -347,6 +363,12 @@ fn gen_raw(rng: &mut StdRng) -> Gen {
             }
             if rng.random_bool(0.1) {
                 flags.push("N30".into());
+            }
+            if rng.random_bool(0.1) {
+                flags.push(format!("R{}", pick(rng, &["30", "200"])));
+            }
+            if rng.random_bool(0.05) {
+                flags.push("u".into());
             }
             if key == "Zm9v" && rng.random_bool(0.5) {
                 flags.push("b".into());
@@ -374,6 +396,14 @@ fn gen_raw(rng: &mut StdRng) -> Gen {
             }
             if rng.random_bool(0.25) {
                 flags.push("C{cas}".into());
+            }
+            if rng.random_bool(0.03) {
+                // A wrong data length: a bad data chunk.
+                return Gen {
+                    text: format!("ms {key} 1 {}\r\n{value}xx\r\n", flags.join(" ")),
+                    key: Some(key),
+                    cas_valid,
+                };
             }
             format!(
                 "ms {key} {} {}\r\n{value}\r\n",

@@ -127,31 +127,9 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
     bump(&s.counters.cmd_get);
     let _lock = s.lock(&cmd.key);
     let now = s.now_ms()?;
-    let mut extra: Vec<u8> = Vec::new();
-    let mut dirty = false;
     let (mut item, vivified) = match s.get(&cmd.key, now)? {
-        Some(mut it) => {
+        Some(it) => {
             bump(&s.counters.get_hits);
-            let token_sent = it.state & STATE_TOKEN_SENT != 0;
-            if token_sent {
-                extra.push(b'Z');
-            }
-            if it.state & STATE_STALE != 0 {
-                extra.push(b'X');
-                if !token_sent {
-                    extra.push(b'W');
-                    it.state |= STATE_TOKEN_SENT;
-                    dirty = true;
-                }
-            } else if let Some(window) = f.recache
-                && !token_sent
-                && it.exptime_ms != 0
-                && ttl_remaining(&it, now) < window
-            {
-                extra.push(b'W');
-                it.state |= STATE_TOKEN_SENT;
-                dirty = true;
-            }
             (it, false)
         }
         None => {
@@ -162,9 +140,8 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
                 }
                 return Ok(());
             }
-            extra.push(b'W');
             let it = Item {
-                state: STATE_TOKEN_SENT,
+                state: 0,
                 flags: 0,
                 cas: s.next_cas(),
                 exptime_ms: 0,
@@ -173,7 +150,12 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
             (it, true)
         }
     };
-    // Flags are handled in the order sent: `t` before `T` reports the old TTL.
+    let token_sent = item.state & STATE_TOKEN_SENT != 0;
+    let stale = item.state & STATE_STALE != 0;
+    let mut dirty = vivified;
+    let mut win = vivified;
+    // Flags are handled in the order sent, as memcached does: `t` before `T`
+    // reports the old TTL, and `R` compares with the TTL as `T` left it.
     let mut flags_out = Vec::new();
     let mut b_seen = false;
     for &c in &f.returns {
@@ -184,10 +166,32 @@ fn mg(env: &Env<'_>, cmd: &MetaCommand, out: &mut Vec<u8>) -> StoreResult<()> {
                 dirty = true;
             }
             b'N' if vivified => item.exptime_ms = Store::exptime_ms(f.vivify.unwrap_or(0), now),
+            b'R' => {
+                let window = f.recache.unwrap_or(0);
+                let recache_ms = now.saturating_add_signed(window.saturating_mul(1000));
+                if !token_sent && !vivified && item.exptime_ms != 0 && item.exptime_ms < recache_ms
+                {
+                    win = true;
+                }
+            }
             _ => render_flag(cmd, c, b_seen, Some(&item), now, &mut flags_out),
         }
     }
-    if vivified || dirty {
+    // Then Z (someone else holds the win token), X (stale), W (you win).
+    let mut extra: Vec<u8> = Vec::new();
+    if token_sent {
+        extra.push(b'Z');
+    }
+    if stale {
+        extra.push(b'X');
+        win |= !token_sent;
+    }
+    if win && !token_sent {
+        extra.push(b'W');
+        item.state |= STATE_TOKEN_SENT;
+        dirty = true;
+    }
+    if dirty {
         s.put(&cmd.key, &item, now, &env.wo)?;
     }
     if f.value {

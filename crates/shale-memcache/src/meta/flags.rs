@@ -253,7 +253,10 @@ fn parse_flags(kind: MetaKind, tokens: &[&[u8]]) -> Result<MetaFlags, &'static [
                 f.vivify = Some(int(val)?);
                 f.returns.push(c);
             }
-            b'R' => f.recache = Some(int(val)?),
+            b'R' => {
+                f.recache = Some(int(val)?);
+                f.returns.push(c);
+            }
             b'C' => f.compare_cas = Some(uint(val)?),
             b'E' if kind == MetaKind::Set => {
                 f.new_cas = Some(safe_strtoull(val).ok_or(invalid)?);

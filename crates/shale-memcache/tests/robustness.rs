@@ -210,3 +210,42 @@ fn shutdown_answers_what_was_read() {
     server.stop();
     assert!(c.read_to_close().is_empty());
 }
+
+#[test]
+fn max_clients_rejects_with_a_server_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_clients: 1,
+        ..Limits::default()
+    };
+    let server = Server::start_with(dir.path(), limits, MemcacheConfig::default());
+    let mut first = server.client();
+    first.roundtrip("version\r\n", "VERSION 1.6.18-shale\r\n");
+    let mut second = server.client();
+    assert_eq!(
+        second.read_to_close(),
+        b"SERVER_ERROR Too many open connections\r\n"
+    );
+    first.roundtrip("get x\r\n", "END\r\n");
+}
+
+#[test]
+fn one_mebibyte_values_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut c = server.client();
+    let value: String = (0..1024 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let mut w = c.stream.try_clone().unwrap();
+    let req = format!("set big 0 0 1048576\r\n{value}\r\nget big\r\n");
+    let writer = std::thread::spawn(move || w.write_all(req.as_bytes()).unwrap());
+    c.expect(format!(
+        "STORED\r\nVALUE big 0 1048576\r\n{value}\r\nEND\r\n"
+    ));
+    writer.join().unwrap();
+    c.roundtrip(
+        "set big 0 0 1048577\r\n",
+        "SERVER_ERROR object too large for cache\r\n",
+    );
+}

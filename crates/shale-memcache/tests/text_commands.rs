@@ -376,6 +376,14 @@ fn stats_report() {
     assert_eq!(calls("get"), 1);
     assert_eq!(calls("set"), 1);
     assert_eq!(calls("stats"), 4);
+    assert_eq!(calls("unknown"), 0);
+    c.roundtrip("frobnicate\r\n", "ERROR\r\n");
+    let snap = server.ctx.metrics.snapshot();
+    let unknown = snap
+        .iter()
+        .find(|s| s.protocol == "memcache" && s.command == "unknown")
+        .unwrap();
+    assert_eq!((unknown.calls, unknown.errors), (1, 1));
 }
 
 #[test]
@@ -385,6 +393,7 @@ fn persists_across_restart() {
         let mut server = Server::start(dir.path());
         let mut c = server.client();
         c.roundtrip("set keep 42 0 5\r\nhello\r\n", "STORED\r\n");
+        c.roundtrip("set ttl 0 100 1\r\nx\r\n", "STORED\r\n");
         c.roundtrip("set gone 0 0 1\r\nx\r\n", "STORED\r\n");
         c.roundtrip("delete gone\r\n", "DELETED\r\n");
         let cas = c.gets("keep").unwrap().2;
@@ -395,6 +404,10 @@ fn persists_across_restart() {
     let server = Server::start(dir.path());
     let mut c = server.client();
     c.roundtrip("get keep gone\r\n", "VALUE keep 42 5\r\nhello\r\nEND\r\n");
+    // The expiry is absolute, so it survives the restart.
+    c.roundtrip("mg ttl t v\r\n", "VA 1 t100\r\nx\r\n");
+    server.clock.advance(Duration::from_secs(100));
+    c.roundtrip("mg ttl t v\r\n", "EN\r\n");
     assert_eq!(c.gets("keep").unwrap().2, cas);
     c.roundtrip("set other 0 0 1\r\nx\r\n", "STORED\r\n");
     assert!(

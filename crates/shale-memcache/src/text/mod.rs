@@ -1,0 +1,4 @@
+//! The classic memcached text protocol.
+
+pub mod commands;
+pub mod parse;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use shaledb::{Db, Keyspace, WriteBatch, WriteOptions};
 
@@ -103,7 +103,7 @@ impl Store {
 
     /// Now, in ms since the Unix epoch, from the database's clock.
     pub fn now_ms(&self) -> StoreResult<u64> {
-        Ok(self.db.expiry_after(Duration::from_millis(1))? - 1)
+        Ok(self.db.now_ms())
     }
 
     /// The absolute expiry (ms, 0 = never) of a memcached exptime given now:
@@ -156,10 +156,7 @@ impl Store {
     /// Deletes every item now (one range tombstone over the keyspace).
     pub fn flush_now(&self, wo: &WriteOptions) -> StoreResult<()> {
         self.flush_generation.fetch_add(1, Ordering::SeqCst);
-        self.ks.delete_range(&b""[..]..&FLUSH_END[..])?;
-        if wo.sync {
-            self.db.write(WriteBatch::new(), wo)?;
-        }
+        self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo)?;
         Ok(())
     }
 
@@ -174,10 +171,7 @@ impl Store {
         if self.flush_generation.load(Ordering::SeqCst) != generation {
             return Ok(false);
         }
-        self.ks.delete_range(&b""[..]..&FLUSH_END[..])?;
-        if wo.sync {
-            self.db.write(WriteBatch::new(), wo)?;
-        }
+        self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo)?;
         Ok(true)
     }
 }

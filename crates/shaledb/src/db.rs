@@ -95,6 +95,13 @@ impl Db {
         &self.inner.path
     }
 
+    /// The current time of the database's clock ([`Options::clock`]) in ms since the
+    /// Unix epoch: the time TTL expiry compares against (front ends that keep their
+    /// own expiry fields read it so that a test clock governs them too).
+    pub fn now_ms(&self) -> u64 {
+        self.inner.opts.clock.now_ms()
+    }
+
     /// The absolute expiry (ms since the epoch) of an entry written now with `ttl`,
     /// for `WriteBatch::put_with_expiry`. A zero or overflowing TTL is rejected.
     pub fn expiry_after(&self, ttl: std::time::Duration) -> Result<u64> {

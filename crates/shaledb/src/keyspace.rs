@@ -303,12 +303,30 @@ macro_rules! keyspace_ops {
                 self.$view().delete_range(range, &WriteOptions::default())
             }
 
+            /// [`delete_range`](Self::delete_range) with explicit durability.
+            pub fn delete_range_opt<K: AsRef<[u8]>, R: RangeBounds<K>>(
+                &self,
+                range: R,
+                wo: &WriteOptions,
+            ) -> Result<()> {
+                self.$view().delete_range(range, wo)
+            }
+
             /// Deletes every key starting with `prefix` (one range tombstone).
             pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+                self.delete_prefix_opt(prefix, &WriteOptions::default())
+            }
+
+            /// [`delete_prefix`](Self::delete_prefix) with explicit durability.
+            pub fn delete_prefix_opt(
+                &self,
+                prefix: impl AsRef<[u8]>,
+                wo: &WriteOptions,
+            ) -> Result<()> {
                 let start = prefix.as_ref().to_vec();
                 let end = shale_core::range_del::prefix_end(&start);
                 self.$view()
-                    .delete_range(start.as_slice()..end.as_ref(), &WriteOptions::default())
+                    .delete_range(start.as_slice()..end.as_ref(), wo)
             }
 
             /// The current value of `key`, if any.

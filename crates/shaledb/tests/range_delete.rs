@@ -183,6 +183,30 @@ fn unsynced_and_synced_range_deletes_across_power_loss() {
 }
 
 #[test]
+fn synced_range_and_prefix_deletes_survive_power_loss() {
+    let fs = MemFs::new();
+    let db = common::open_tiny(&fs);
+    let ks = db.keyspace("other").unwrap();
+    fill(&db, 0..50, "v");
+    for i in 0..50 {
+        ks.put(key(i), "w").unwrap();
+    }
+    db.sync_wal().unwrap();
+    db.delete_range_opt(key(5)..key(15), &WriteOptions::synced())
+        .unwrap();
+    ks.delete_prefix_opt("k0002", &WriteOptions::synced())
+        .unwrap();
+    drop((db, ks));
+    fs.crash();
+    let db = common::open_tiny(&fs);
+    let ks = db.keyspace("other").unwrap();
+    assert_eq!(db.range(key(5)..key(15)).count(), 0);
+    assert_eq!(db.iter().count(), 40);
+    assert_eq!(ks.prefix("k0002").count(), 0);
+    assert_eq!(ks.iter().count(), 40);
+}
+
+#[test]
 fn merges_under_a_range_delete_start_over() {
     let fs = MemFs::new();
     let opts = Options {

@@ -36,6 +36,7 @@ fn expired_entries_vanish_from_every_read_at_expiry() {
     let fs = MemFs::new();
     let clock = Arc::new(ManualClock::new(T0));
     let db = open(&fs, &clock);
+    assert_eq!(db.now_ms(), T0, "now_ms reads the database's clock");
     db.put("keep", "forever").unwrap();
     db.put_with_ttl("session", "abc", Duration::from_secs(10))
         .unwrap();

@@ -308,10 +308,16 @@ fn expiring_puts_in_a_transaction_expire_after_commit() {
     let (_fs, db) = mem_db();
     let ks = db.keyspace("sessions").unwrap();
     let mut tx = db.transaction();
-    let future = db.expiry_after(std::time::Duration::from_secs(3600)).unwrap();
+    let future = db
+        .expiry_after(std::time::Duration::from_secs(3600))
+        .unwrap();
     tx.put_with_expiry_in(&ks, "live", "1", future).unwrap();
     tx.put_with_expiry_in(&ks, "gone", "2", 1).unwrap();
-    assert_eq!(tx.get_in(&ks, "gone").unwrap(), b("2"), "own writes read unexpired");
+    assert_eq!(
+        tx.get_in(&ks, "gone").unwrap(),
+        b("2"),
+        "own writes read unexpired"
+    );
     tx.commit().unwrap();
     assert_eq!(ks.get("live").unwrap(), b("1"));
     assert_eq!(ks.get("gone").unwrap(), None, "expired at commit");

@@ -341,33 +341,56 @@ pub fn decrby(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// Fixed-point scale of the exact decimal arithmetic used by INCRBYFLOAT.
 const SCALE: i128 = 100_000_000_000_000_000;
 
-/// Parses a plain decimal (`-12.5`) with at most 17 fractional digits exactly.
+/// Parses a decimal (`-12.5`, `1.5e3`) exactly as a multiple of 10^-17, when it
+/// fits (at most 17 fractional digits after applying the exponent, |v| < 10^20).
 fn dec_parse(s: &[u8]) -> Option<i128> {
     let s = std::str::from_utf8(s).ok()?;
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, s.get(1..)?),
-        b'+' => (false, s.get(1..)?),
-        _ => (false, s),
+    let (mant, exp) = match s.find(['e', 'E']) {
+        Some(i) => (s.get(..i)?, s.get(i + 1..)?.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    if !(-40..=40).contains(&exp) {
+        return None;
+    }
+    let (neg, body) = match mant.as_bytes().first()? {
+        b'-' => (true, mant.get(1..)?),
+        b'+' => (false, mant.get(1..)?),
+        _ => (false, mant),
     };
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
     if (int.is_empty() && frac.is_empty())
-        || int.len() > 20
-        || frac.len() > 17
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let i: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: i128 = if frac.is_empty() {
+    // digits × 10^(exp - frac.len()), scaled by 10^17.
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 36 {
+        return None;
+    }
+    let mut v: i128 = if digits.is_empty() {
         0
     } else {
-        frac.parse().ok()?
+        digits.parse().ok()?
     };
-    for _ in frac.len()..17 {
-        f *= 10;
+    let shift = 17 + exp - i32::try_from(frac.len()).ok()?;
+    if shift >= 0 {
+        for _ in 0..shift {
+            v = v.checked_mul(10)?;
+        }
+    } else {
+        for _ in 0..-shift {
+            if v % 10 != 0 {
+                return None;
+            }
+            v /= 10;
+        }
     }
-    let v = i.checked_mul(SCALE)?.checked_add(f)?;
+    if v >= 100_000_000_000_000_000_000 * SCALE {
+        return None;
+    }
     Some(if neg { -v } else { v })
 }
 
@@ -386,15 +409,10 @@ fn dec_format(v: i128) -> String {
     }
 }
 
-/// Formats a double as Redis's `ld2string(..., LD_STR_HUMAN)`: `%.17f` without
-/// trailing zeros.
+/// Formats a double in plain decimal notation (shortest form that reads back
+/// the same), as close as binary floating point gets to Redis's long double output.
 fn human_double(v: f64) -> String {
-    let s = format!("{v:.17}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
+    let s = format!("{v}");
     if s == "-0" { "0".into() } else { s }
 }
 
@@ -524,5 +542,7 @@ mod tests {
         assert_eq!(float_add(b"1e3", b"1").unwrap(), "1001");
         assert_eq!(float_add(b"3", b"2").unwrap(), "5");
         assert_eq!(float_add(b"abc", b"2"), Err(true));
+        assert_eq!(float_add(b"1.51000", b"1e2").unwrap(), "101.51");
+        assert_eq!(float_add(b"5", b"-2.5E-1").unwrap(), "4.75");
     }
 }

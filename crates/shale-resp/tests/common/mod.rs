@@ -33,6 +33,8 @@ pub struct Setup {
     pub limits: Limits,
     pub manual_clock: bool,
     pub dir: Option<Arc<tempfile::TempDir>>,
+    /// A file system to open the Db on (at `/db`) instead of the temp dir.
+    pub fs: Option<Arc<dyn shaledb::FileSystem>>,
 }
 
 impl TestServer {
@@ -51,7 +53,13 @@ impl TestServer {
         if let Some(c) = &clock {
             opts.clock = c.clone();
         }
-        let db = Db::open(dir.path().join("db"), opts).unwrap();
+        let db = match setup.fs {
+            Some(fs) => {
+                opts.fs = fs;
+                Db::open("/db", opts).unwrap()
+            }
+            None => Db::open(dir.path().join("db"), opts).unwrap(),
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(4)
             .enable_all()

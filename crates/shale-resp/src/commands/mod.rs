@@ -1129,13 +1129,26 @@ pub fn plan_locks(srv: &Server, spec: &Spec, args: &[Bytes], db: usize, plan: &m
     }
 }
 
+/// Commands that need no key locks: a single engine read of one key record.
+const LOCK_FREE: &[&str] = &[
+    "get",
+    "strlen",
+    "type",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+];
+
 /// Runs one command outside MULTI: locks its keys, runs it, commits.
 pub fn run_single(srv: &Server, sess: &mut Session, spec: &Spec, args: &[Bytes]) -> Reply {
     if spec.name == "exec" {
         return transaction::exec(srv, sess);
     }
     let mut plan = LockPlan::default();
-    if spec.scope != Scope::Control {
+    // Commands that read one key record and write nothing are atomic without
+    // locks: one engine read.
+    if spec.scope != Scope::Control && !LOCK_FREE.contains(&spec.name) {
         plan_locks(srv, spec, args, sess.db, &mut plan);
     }
     let _locks = plan.acquire(srv);

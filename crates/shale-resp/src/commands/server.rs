@@ -13,21 +13,27 @@ fn arg(args: &[Bytes], i: usize) -> &[u8] {
 
 /// Live keys and keys with an expiry in the selected database.
 fn count_keys(cx: &mut Cx<'_, '_>) -> CmdResult<(u64, u64)> {
-    let rows = cx.ex.scan_raw(
-        &[layout::KEY_PREFIX],
-        false,
-        &[layout::KEY_PREFIX + 1],
-        usize::MAX,
-    )?;
     let now = cx.ex.now;
     let (mut keys, mut expires) = (0, 0);
-    for (_, v) in rows {
-        if let Some(r) = Record::decode(&v)
-            && !r.expired(now)
-        {
-            keys += 1;
-            if r.expiry != 0 {
-                expires += 1;
+    let end = [layout::KEY_PREFIX + 1];
+    let mut from = vec![layout::KEY_PREFIX];
+    let mut after = false;
+    // Page through the key records so memory stays bounded however many there are.
+    loop {
+        let rows = cx.ex.scan_raw(&from, after, &end, 4096)?;
+        let Some((last, _)) = rows.last() else {
+            break;
+        };
+        from = last.to_vec();
+        after = true;
+        for (_, v) in &rows {
+            if let Some(r) = Record::decode(v)
+                && !r.expired(now)
+            {
+                keys += 1;
+                if r.expiry != 0 {
+                    expires += 1;
+                }
             }
         }
     }

@@ -30,7 +30,7 @@ fn random_command(rng: &mut StdRng, in_multi: bool) -> Vec<String> {
     let v = pick(rng, VALUES).to_string();
     let n = rng.random_range(-5i64..20).to_string();
     let s = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let choice = rng.random_range(0..62);
+    let choice = rng.random_range(0..80);
     let mut c = match choice {
         0..=3 => {
             let mut c = s(&["SET", &k, &v]);
@@ -138,6 +138,39 @@ fn random_command(rng: &mut StdRng, in_multi: bool) -> Vec<String> {
         58 => s(&["EXPIREAT", &k, pick(rng, &["1000", "99999999999"])]),
         59 => s(&["SET", &k, &v, "PXAT", "99999999999000"]),
         60 => s(&["SUBSTR", &k, "0", "2"]),
+        61 => s(&["SET", &k, &v, "GET"]),
+        62 => match rng.random_range(0..4) {
+            0 => s(&["GETEX", &k, "PXAT", "99999999999000"]),
+            1 => s(&["GETEX", &k, "EXAT", "x"]),
+            2 => s(&["GETEX", &k, "FOO"]),
+            _ => s(&["GETEX", &k, "PX", "0"]),
+        },
+        63 => s(&["EXPIRE", &k, "100000", "GT", "LT"]),
+        64 => s(&["COPY", &k, &k2, "DB", "0"]),
+        65 => s(&["PING", "a", "b"]),
+        66 => s(&["ECHO"]),
+        67 => s(&["HSETNX", &k, &f]),
+        68 => s(&["APPEND", &k, "tail"]),
+        69 => s(&["RENAME", &k, &k]),
+        70 => s(&["SETRANGE", &k, "0", ""]),
+        71 => s(&["GETRANGE", &k, "0", "-100"]),
+        72 => s(&[
+            "SET",
+            &k,
+            &v,
+            pick(rng, &["PX", "EX"]),
+            pick(rng, &["0", "-5", "9223372036854775807"]),
+        ]),
+        73 => s(&[pick(rng, &["EXEC", "DISCARD", "UNWATCH"])]),
+        74 => s(&[
+            "INCRBYFLOAT",
+            &k,
+            pick(rng, &["inf", "-inf", "nan", " 1", "1 "]),
+        ]),
+        75 => s(&["DEL", "k0", "k1", "k2", "k3", "hx", "nokey"]),
+        76 => s(&["MSET", &k, &v, &k, "again"]),
+        77 => s(&["HMGET", &k, &f, &f]),
+        78 => s(&["SET", &k, &v, "NX", "GET"]),
         _ => s(&["EXISTS", &k]),
     };
     if c.iter().any(|a| a.is_empty()) && c[0] == "KEYS" {

@@ -89,36 +89,70 @@ pub fn renamenx(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     rename_generic(cx, args, true)
 }
 
-/// `COPY source destination [DB n] [REPLACE]` (DB must be the selected one).
+/// The `DB n` option of `COPY`, if any (used for locking too).
+pub(crate) fn copy_target_db(args: &[Bytes]) -> Option<i64> {
+    let mut j = 3;
+    let mut db = None;
+    while let Some(a) = args.get(j) {
+        if is(a, "db") {
+            db = args.get(j + 1).and_then(|v| super::parse_i64(v));
+            j += 1;
+        }
+        j += 1;
+    }
+    db
+}
+
+/// `COPY source destination [DB n] [REPLACE]`.
 pub fn copy(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (src, dst) = (arg(args, 1), arg(args, 2));
     let mut replace = false;
+    let mut target = cx.ex.db;
     let mut j = 3;
     while let Some(a) = args.get(j) {
         if is(a, "replace") {
             replace = true;
         } else if is(a, "db") && args.get(j + 1).is_some() {
             let db = int_arg(arg(args, j + 1))?;
-            if usize::try_from(db).ok() != Some(cx.ex.db) {
-                return fail("ERR COPY to another database is not supported by ShaleDB");
-            }
+            target = match usize::try_from(db) {
+                Ok(d) if d < cx.srv.dbs.len() => d,
+                _ => return fail("ERR DB index is out of range"),
+            };
             j += 1;
         } else {
             return fail("ERR syntax error");
         }
         j += 1;
     }
-    if src == dst {
+    let here = cx.ex.db;
+    if src == dst && target == here {
         return fail("ERR source and destination objects are the same");
     }
     let Some(rec) = cx.ex.lookup(src)? else {
         return Ok(Reply::Int(0));
     };
-    if cx.ex.lookup(dst)?.is_some() && !replace {
-        return Ok(Reply::Int(0));
-    }
-    copy_value(cx, src, &rec, dst)?;
-    Ok(Reply::Int(1))
+    let fields = if rec.kind == Kind::Hash {
+        cx.ex.hash_all(src)?
+    } else {
+        Vec::new()
+    };
+    cx.ex.db = target;
+    let r = (|| {
+        if cx.ex.lookup(dst)?.is_some() && !replace {
+            return Ok(Reply::Int(0));
+        }
+        cx.ex.remove(dst)?;
+        if rec.kind == Kind::Hash {
+            cx.ex.clear_fields(dst)?;
+            for (f, v) in &fields {
+                cx.ex.put_field(dst, f, v)?;
+            }
+        }
+        cx.ex.write_record(dst, &rec)?;
+        Ok(Reply::Int(1))
+    })();
+    cx.ex.db = here;
+    r
 }
 
 fn expire_generic(

@@ -860,7 +860,7 @@ pub static COMMANDS: &[Spec] = &[
         0,
         0,
         "transactions",
-        Control,
+        Keys,
         t::unwatch,
         "Forgets about watched keys of a transaction."
     ),
@@ -942,7 +942,7 @@ pub static COMMANDS: &[Spec] = &[
         0,
         0,
         "connection",
-        Control,
+        Keys,
         c::hello,
         "Handshakes with the Redis server."
     ),
@@ -961,7 +961,7 @@ pub static COMMANDS: &[Spec] = &[
         0,
         0,
         "connection",
-        Control,
+        Keys,
         c::auth,
         "Authenticates the connection."
     ),
@@ -1124,6 +1124,12 @@ pub fn plan_locks(srv: &Server, spec: &Spec, args: &[Bytes], db: usize, plan: &m
         Scope::Keys | Scope::Control => {
             for k in spec.keys(args) {
                 plan.key(srv, db, k);
+            }
+            if spec.name == "copy"
+                && let (Some(target), Some(dst)) = (keys::copy_target_db(args), args.get(2))
+                && let Ok(target) = usize::try_from(target)
+            {
+                plan.key(srv, target, dst);
             }
         }
     }

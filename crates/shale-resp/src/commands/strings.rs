@@ -203,13 +203,14 @@ pub fn getdel(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `GETEX key [EX|PX|EXAT|PXAT t|PERSIST]`.
 pub fn getex(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let o = parse_ext(args, 2, false)?;
+    let key = arg(args, 1);
+    // Redis looks the key up before it validates the expire time.
+    let Some(mut rec) = cx.ex.lookup_kind(key, Kind::String)? else {
+        return Ok(Reply::Nil);
+    };
     let expiry = match &o.expire {
         Some((ms, abs, a)) => Some(expire_ms(cx.ex.now, *ms, *abs, a, "getex")?),
         None => None,
-    };
-    let key = arg(args, 1);
-    let Some(mut rec) = cx.ex.lookup_kind(key, Kind::String)? else {
-        return Ok(Reply::Nil);
     };
     let value = rec.payload.clone();
     if let Some(e) = expiry {

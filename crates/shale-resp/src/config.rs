@@ -66,5 +66,11 @@ mod tests {
             ..RedisConfig::default()
         };
         assert!(bad.validate().is_err());
+        let parsed: RedisConfig =
+            toml::from_str("addr = \"0.0.0.0:7000\"\nrequirepass = \"pw\"\ndatabases = 4").unwrap();
+        assert_eq!(parsed.databases, 4);
+        assert_eq!(parsed.requirepass.as_deref(), Some("pw"));
+        assert_eq!(parsed.lock_stripes, 4096);
+        assert!(toml::from_str::<RedisConfig>("bogus = 1").is_err());
     }
 }

@@ -60,6 +60,35 @@ fn multi_exec_discard_errors() {
 }
 
 #[test]
+fn exec_reads_its_own_writes() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    c.cmd(&["MSET", "b", "1", "d", "2"]);
+    c.cmd(&["HSET", "h", "old", "x"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["DEL", "b"]);
+    c.cmd(&["SET", "c", "3"]);
+    c.cmd(&["DEL", "h"]);
+    c.cmd(&["HSET", "h", "new", "y"]);
+    c.cmd(&["KEYS", "*"]);
+    c.cmd(&["DBSIZE"]);
+    c.cmd(&["HGETALL", "h"]);
+    c.cmd(&["SCAN", "0", "COUNT", "100"]);
+    c.cmd(&["FLUSHDB"]);
+    c.cmd(&["SET", "z", "after"]);
+    c.cmd(&["KEYS", "*"]);
+    let r = c.cmd(&["EXEC"]).items();
+    assert_eq!(r[5], V::arr(&["a", "c", "d", "h"]));
+    assert_eq!(r[6], V::I(4));
+    assert_eq!(r[7], V::arr(&["new", "y"]));
+    assert_eq!(r[8].items()[1], V::arr(&["a", "c", "d", "h"]));
+    assert_eq!(r[11], V::arr(&["z"]));
+    assert_eq!(c.cmd(&["KEYS", "*"]), V::arr(&["z"]));
+    assert_eq!(c.cmd(&["HGETALL", "h"]), V::A(vec![]));
+}
+
+#[test]
 fn watch_aborts_when_another_client_writes() {
     let s = TestServer::start();
     let mut c = s.conn();

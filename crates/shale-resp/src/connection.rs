@@ -51,6 +51,10 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, srv: Arc<Server>) {
             continue;
         }
         let pending = out.len() - out_pos;
+        // Read in chunks of at least 4 KiB (never sized from a length header).
+        if inbuf.capacity() - inbuf.len() < 4096 {
+            inbuf.reserve(64 * 1024);
+        }
         tokio::select! {
             r = wr.write(out.get(out_pos..).unwrap_or(&[])), if pending > 0 => match r {
                 Ok(0) | Err(_) => break,

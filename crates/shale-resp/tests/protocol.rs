@@ -263,3 +263,19 @@ fn max_clients_rejects_with_redis_error() {
     let mut b = s.conn();
     assert_eq!(b.read(), V::E("ERR max number of clients reached".into()));
 }
+
+#[test]
+fn large_values_round_trip() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let big: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(c.raw(&[b"SET", b"big", &big]), b"+OK\r\n");
+    let reply = c.raw(&[b"GET", b"big"]);
+    let header = format!("${}\r\n", big.len());
+    assert_eq!(&reply[..header.len()], header.as_bytes());
+    assert_eq!(&reply[header.len()..reply.len() - 2], &big[..]);
+    assert_eq!(
+        c.raw(&[b"SETRANGE", b"big", b"536870912", b"x"]),
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+    );
+}

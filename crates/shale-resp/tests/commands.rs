@@ -145,6 +145,13 @@ fn expiry_follows_the_engine_clock() {
     assert_eq!(c.cmd(&["EXPIRE", "cnt", "100"]), V::I(1));
     assert_eq!(c.cmd(&["INCR", "cnt"]), V::I(2));
     assert_eq!(c.cmd(&["TTL", "cnt"]), V::I(100), "INCR keeps the TTL");
+    assert_eq!(c.cmd(&["SET", "far", "v"]), V::ok());
+    assert_eq!(c.cmd(&["PEXPIREAT", "far", "9223372036854775807"]), V::I(1));
+    assert_eq!(
+        c.cmd(&["TTL", "far"]),
+        V::I((i64::MAX - 1_700_000_060_000) / 1000 + 1)
+    );
+    c.cmd(&["DEL", "far"]);
     let info = c.cmd(&["INFO", "keyspace"]).text();
     assert!(info.contains("db0:keys=3,expires=1,avg_ttl=0"), "{info}");
 }

@@ -255,8 +255,14 @@ fn ttl_generic(cx: &mut Cx<'_, '_>, args: &[Bytes], ms: bool, absolute: bool) ->
     if absolute {
         return Ok(Reply::Int(if ms { e } else { e / 1000 }));
     }
-    let left = (e - i64::try_from(cx.ex.now).unwrap_or(0)).max(0);
-    Ok(Reply::Int(if ms { left } else { (left + 500) / 1000 }))
+    let left = e
+        .saturating_sub(i64::try_from(cx.ex.now).unwrap_or(0))
+        .max(0);
+    Ok(Reply::Int(if ms {
+        left
+    } else {
+        left.saturating_add(500) / 1000
+    }))
 }
 
 /// `TTL key`.

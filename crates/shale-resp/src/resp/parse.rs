@@ -357,4 +357,62 @@ mod tests {
             vec![Bytes::from("it's"), Bytes::from("b")]
         );
     }
+
+    use proptest::prelude::*;
+
+    fn frame(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut v = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            v.extend_from_slice(a);
+            v.extend_from_slice(b"\r\n");
+        }
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x2E5B),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Arbitrary bytes never panic the parser, and whatever it accepts it
+        /// consumes from the front.
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::from(&data[..]);
+            for _ in 0..64 {
+                let before = buf.len();
+                match next_command(&mut buf, L) {
+                    Ok(Ok(_)) => prop_assert!(buf.len() < before || before == 0),
+                    Ok(Err(_)) | Err(_) => break,
+                }
+            }
+        }
+
+        /// Pipelined frames fed in arbitrary pieces parse back to the same commands.
+        #[test]
+        fn frames_roundtrip_in_pieces(
+            cmds in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..5),
+                1..6,
+            ),
+            cut in 1usize..17,
+        ) {
+            let wire: Vec<u8> = cmds.iter().flat_map(|c| frame(c)).collect();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for piece in wire.chunks(cut) {
+                buf.extend_from_slice(piece);
+                while let Ok(Ok(args)) = next_command(&mut buf, L) {
+                    got.push(args.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+                }
+            }
+            prop_assert_eq!(got, cmds);
+            prop_assert!(buf.is_empty());
+        }
+    }
 }

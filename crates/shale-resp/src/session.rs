@@ -25,6 +25,10 @@ pub struct Session {
     pub multi_error: bool,
     /// Keys watched, by database.
     pub watched: Vec<(usize, Bytes)>,
+    /// Expiry (ms) of each watched key that was live with a TTL when watched, in
+    /// `watched` order (0: none). EXEC aborts if one of them has passed, as Redis 7.0
+    /// does for watched keys that expire.
+    pub watch_expiry: Vec<u64>,
     /// Set when a watched key is modified.
     pub dirty: DirtyFlag,
     /// Close after the reply (QUIT).
@@ -42,6 +46,7 @@ impl Session {
             multi: None,
             multi_error: false,
             watched: Vec::new(),
+            watch_expiry: Vec::new(),
             dirty: Arc::new(AtomicBool::new(false)),
             close: false,
         }

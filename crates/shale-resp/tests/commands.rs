@@ -145,6 +145,17 @@ fn expiry_follows_the_engine_clock() {
     assert_eq!(c.cmd(&["EXPIRE", "cnt", "100"]), V::I(1));
     assert_eq!(c.cmd(&["INCR", "cnt"]), V::I(2));
     assert_eq!(c.cmd(&["TTL", "cnt"]), V::I(100), "INCR keeps the TTL");
+    // A watched key that expires before EXEC aborts it (Redis 7.0).
+    c.cmd(&["SET", "w", "v", "PX", "100"]);
+    c.cmd(&["WATCH", "w", "absent"]);
+    clock.advance(Duration::from_millis(100));
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::NilA);
+    c.cmd(&["WATCH", "absent"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::A(vec![V::S("PONG".into())]));
     assert_eq!(c.cmd(&["SET", "far", "v"]), V::ok());
     assert_eq!(c.cmd(&["PEXPIREAT", "far", "9223372036854775807"]), V::I(1));
     assert_eq!(

@@ -19,7 +19,12 @@ use crate::store::{LockPlan, Server};
 pub fn clear(srv: &Server, sess: &mut Session) {
     sess.multi = None;
     sess.multi_error = false;
+    clear_watches(srv, sess);
+}
+
+fn clear_watches(srv: &Server, sess: &mut Session) {
     let watched = std::mem::take(&mut sess.watched);
+    sess.watch_expiry.clear();
     srv.unwatch(&watched, sess.id());
     sess.dirty.store(false, Ordering::SeqCst);
 }
@@ -52,7 +57,9 @@ pub fn watch(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     for k in args.iter().skip(1) {
         if !cx.sess.watched.iter().any(|(d, w)| *d == db && w == k) {
             cx.srv.watch(db, k.clone(), cx.sess.id(), &cx.sess.dirty);
+            let expiry = cx.ex.lookup(k)?.map_or(0, |r| r.expiry);
             cx.sess.watched.push((db, k.clone()));
+            cx.sess.watch_expiry.push(expiry);
         }
     }
     Ok(Reply::OK)
@@ -60,9 +67,7 @@ pub fn watch(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `UNWATCH`.
 pub fn unwatch(cx: &mut Cx<'_, '_>, _args: &[Bytes]) -> CmdResult {
-    let watched = std::mem::take(&mut cx.sess.watched);
-    cx.srv.unwatch(&watched, cx.sess.id());
-    cx.sess.dirty.store(false, Ordering::SeqCst);
+    clear_watches(cx.srv, cx.sess);
     Ok(Reply::OK)
 }
 
@@ -102,7 +107,9 @@ pub fn exec(srv: &Server, sess: &mut Session) -> Reply {
         }
     }
     let locks = plan.acquire(srv);
-    if sess.dirty.load(Ordering::SeqCst) {
+    let now = crate::exec::engine_now(&srv.ctx.db);
+    let expired = sess.watch_expiry.iter().any(|&e| e != 0 && e <= now);
+    if expired || sess.dirty.load(Ordering::SeqCst) {
         drop(locks);
         clear(srv, sess);
         return Reply::NilArray;

@@ -278,11 +278,22 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
-    /// Range-deletes every field record of `key`.
+    /// Deletes every field record of `key`: point deletes for a few (usually none:
+    /// a new hash), one range delete for many. Range tombstones are not free in the
+    /// engine (every one makes later writes and reads of the keyspace a little
+    /// slower until compaction), so they are kept for large hashes.
     pub fn clear_fields(&mut self, key: &[u8]) -> CmdResult<()> {
+        const POINT_DELETES: usize = 64;
         let p = layout::field_prefix(key);
         let end = layout::prefix_end(&p).unwrap_or_else(|| layout::DB_END.to_vec());
-        self.delete_range_raw(p, end)
+        let rows = self.scan_raw(&p, false, &end, POINT_DELETES + 1)?;
+        if rows.len() > POINT_DELETES {
+            return self.delete_range_raw(p, end);
+        }
+        for (k, _) in rows {
+            self.delete_raw(k.to_vec())?;
+        }
+        Ok(())
     }
 
     /// Deletes `key` if it is live; true if it was.

@@ -1,0 +1,402 @@
+//! The command table and the code that runs one command (or a MULTI queue).
+
+pub mod connection;
+pub mod hashes;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod transaction;
+
+use bytes::Bytes;
+
+use crate::exec::{CmdError, CmdResult, Exec};
+use crate::resp::Reply;
+use crate::session::Session;
+use crate::store::{LockPlan, Server};
+
+/// What a command handler gets: the server, the client's session and the overlay.
+pub struct Cx<'s, 'a> {
+    /// The server.
+    pub srv: &'a Server,
+    /// The client's session.
+    pub sess: &'s mut Session,
+    /// Reads and buffered writes.
+    pub ex: &'s mut Exec<'a>,
+}
+
+/// A command implementation; `args[0]` is the command name.
+pub type Handler = fn(&mut Cx<'_, '_>, &[Bytes]) -> CmdResult;
+
+/// How locks are taken for a command beyond its key arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Only the stripes of its keys.
+    Keys,
+    /// The selected database exclusively (FLUSHDB).
+    Db,
+    /// Every database exclusively (FLUSHALL).
+    All,
+    /// Handled by the connection itself, never queued by MULTI.
+    Control,
+}
+
+/// One entry of the command table.
+pub struct Spec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact argument count (with the name) if positive, minimum if negative.
+    pub arity: i32,
+    /// Flags reported by `COMMAND`.
+    pub flags: &'static [&'static str],
+    /// First key argument (0: none).
+    pub first: i32,
+    /// Last key argument (negative: from the end).
+    pub last: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// Command group for `COMMAND DOCS`.
+    pub group: &'static str,
+    /// One-line summary for `COMMAND DOCS`.
+    pub summary: &'static str,
+    /// Locking scope.
+    pub scope: Scope,
+    /// The implementation.
+    pub run: Handler,
+}
+
+impl Spec {
+    /// True if `n` arguments (with the name) satisfy the arity.
+    pub fn arity_ok(&self, n: usize) -> bool {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let a = i64::from(self.arity);
+        if a >= 0 { n == a } else { n >= -a }
+    }
+
+    /// The key arguments of `args`.
+    pub fn keys<'b>(&self, args: &'b [Bytes]) -> Vec<&'b Bytes> {
+        if self.first <= 0 {
+            return Vec::new();
+        }
+        let n = i64::try_from(args.len()).unwrap_or(0);
+        let first = i64::from(self.first);
+        let last = if self.last < 0 {
+            n + i64::from(self.last)
+        } else {
+            i64::from(self.last).min(n - 1)
+        };
+        let step = i64::from(self.step.max(1));
+        let mut out = Vec::new();
+        let mut i = first;
+        while i <= last {
+            if let Some(a) = usize::try_from(i).ok().and_then(|i| args.get(i)) {
+                out.push(a);
+            }
+            i += step;
+        }
+        out
+    }
+
+    /// True if the command may write.
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+}
+
+macro_rules! spec {
+    ($name:literal, $arity:expr, [$($flag:literal),*], $first:expr, $last:expr, $step:expr, $group:literal, $scope:ident, $run:path, $summary:literal) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: &[$($flag),*],
+            first: $first,
+            last: $last,
+            step: $step,
+            group: $group,
+            summary: $summary,
+            scope: Scope::$scope,
+            run: $run,
+        }
+    };
+}
+
+use connection as c;
+use hashes as h;
+use keys as k;
+use server as s;
+use strings as st;
+use transaction as t;
+
+/// Every implemented command.
+#[rustfmt::skip]
+pub static COMMANDS: &[Spec] = &[
+    // strings
+    spec!("get", 2, ["readonly", "fast"], 1, 1, 1, "string", Keys, st::get, "Returns the string value of a key."),
+    spec!("set", -3, ["write", "denyoom"], 1, 1, 1, "string", Keys, st::set, "Sets the string value of a key, ignoring its type."),
+    spec!("setnx", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::setnx, "Set the string value of a key only when the key doesn't exist."),
+    spec!("setex", 4, ["write", "denyoom"], 1, 1, 1, "string", Keys, st::setex, "Sets the string value and expiration time of a key."),
+    spec!("psetex", 4, ["write", "denyoom"], 1, 1, 1, "string", Keys, st::psetex, "Sets the string value and expiration time in milliseconds of a key."),
+    spec!("getset", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::getset, "Returns the previous string value of a key after setting it to a new value."),
+    spec!("getdel", 2, ["write", "fast"], 1, 1, 1, "string", Keys, st::getdel, "Returns the string value of a key after deleting the key."),
+    spec!("getex", -2, ["write", "fast"], 1, 1, 1, "string", Keys, st::getex, "Returns the string value of a key after setting its expiration time."),
+    spec!("mget", -2, ["readonly", "fast"], 1, -1, 1, "string", Keys, st::mget, "Atomically returns the string values of one or more keys."),
+    spec!("mset", -3, ["write", "denyoom"], 1, -1, 2, "string", Keys, st::mset, "Atomically creates or modifies the string values of one or more keys."),
+    spec!("msetnx", -3, ["write", "denyoom"], 1, -1, 2, "string", Keys, st::msetnx, "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    spec!("append", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::append, "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    spec!("strlen", 2, ["readonly", "fast"], 1, 1, 1, "string", Keys, st::strlen, "Returns the length of a string value."),
+    spec!("incr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::incr, "Increments the integer value of a key by one."),
+    spec!("decr", 2, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::decr, "Decrements the integer value of a key by one."),
+    spec!("incrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::incrby, "Increments the integer value of a key by a number."),
+    spec!("decrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::decrby, "Decrements a number from the integer value of a key."),
+    spec!("incrbyfloat", 3, ["write", "denyoom", "fast"], 1, 1, 1, "string", Keys, st::incrbyfloat, "Increment the floating point value of a key by a number."),
+    spec!("getrange", 4, ["readonly"], 1, 1, 1, "string", Keys, st::getrange, "Returns a substring of the string stored at a key."),
+    spec!("substr", 4, ["readonly"], 1, 1, 1, "string", Keys, st::getrange, "Returns a substring from a string value."),
+    spec!("setrange", 4, ["write", "denyoom"], 1, 1, 1, "string", Keys, st::setrange, "Overwrites a part of a string value with another by an offset."),
+    // keys
+    spec!("del", -2, ["write"], 1, -1, 1, "generic", Keys, k::del, "Deletes one or more keys."),
+    spec!("unlink", -2, ["write", "fast"], 1, -1, 1, "generic", Keys, k::del, "Asynchronously deletes one or more keys."),
+    spec!("exists", -2, ["readonly", "fast"], 1, -1, 1, "generic", Keys, k::exists, "Determines whether one or more keys exist."),
+    spec!("type", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::type_, "Determines the type of value stored at a key."),
+    spec!("rename", 3, ["write"], 1, 2, 1, "generic", Keys, k::rename, "Renames a key and overwrites the destination."),
+    spec!("renamenx", 3, ["write", "fast"], 1, 2, 1, "generic", Keys, k::renamenx, "Renames a key only when the target key name doesn't exist."),
+    spec!("copy", -3, ["write", "denyoom"], 1, 2, 1, "generic", Keys, k::copy, "Copies the value of a key to a new key."),
+    spec!("expire", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::expire, "Sets the expiration time of a key in seconds."),
+    spec!("pexpire", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::pexpire, "Sets the expiration time of a key in milliseconds."),
+    spec!("expireat", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::expireat, "Sets the expiration time of a key to a Unix timestamp."),
+    spec!("pexpireat", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::pexpireat, "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    spec!("ttl", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::ttl, "Returns the expiration time in seconds of a key."),
+    spec!("pttl", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::pttl, "Returns the expiration time in milliseconds of a key."),
+    spec!("expiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::expiretime, "Returns the expiration time of a key as a Unix timestamp."),
+    spec!("pexpiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::pexpiretime, "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    spec!("persist", 2, ["write", "fast"], 1, 1, 1, "generic", Keys, k::persist, "Removes the expiration time of a key."),
+    spec!("keys", 2, ["readonly"], 0, 0, 0, "generic", Keys, k::keys, "Returns all key names that match a pattern."),
+    spec!("scan", -2, ["readonly"], 0, 0, 0, "generic", Keys, k::scan, "Iterates over the key names in the database."),
+    spec!("randomkey", 1, ["readonly"], 0, 0, 0, "generic", Keys, k::randomkey, "Returns a random key name from the database."),
+    // hashes
+    spec!("hset", -4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hset, "Creates or modifies the value of a field in a hash."),
+    spec!("hmset", -4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hmset, "Sets the values of multiple fields."),
+    spec!("hsetnx", 4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hsetnx, "Sets the value of a field in a hash only when the field doesn't exist."),
+    spec!("hget", 3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hget, "Returns the value of a field in a hash."),
+    spec!("hmget", -3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hmget, "Returns the values of all fields in a hash."),
+    spec!("hgetall", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hgetall, "Returns all fields and values in a hash."),
+    spec!("hdel", -3, ["write", "fast"], 1, 1, 1, "hash", Keys, h::hdel, "Deletes one or more fields and their values from a hash."),
+    spec!("hexists", 3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hexists, "Determines whether a field exists in a hash."),
+    spec!("hlen", 2, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hlen, "Returns the number of fields in a hash."),
+    spec!("hkeys", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hkeys, "Returns all fields in a hash."),
+    spec!("hvals", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hvals, "Returns all values in a hash."),
+    spec!("hstrlen", 3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hstrlen, "Returns the length of the value of a field."),
+    spec!("hincrby", 4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hincrby, "Increments the integer value of a field in a hash by a number."),
+    spec!("hincrbyfloat", 4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hincrbyfloat, "Increments the floating point value of a field by a number."),
+    spec!("hscan", -3, ["readonly"], 1, 1, 1, "hash", Keys, h::hscan, "Iterates over fields and values of a hash."),
+    spec!("hrandfield", -2, ["readonly"], 1, 1, 1, "hash", Keys, h::hrandfield, "Returns one or more random fields from a hash."),
+    // transactions
+    spec!("multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", Control, t::multi, "Starts a transaction."),
+    spec!("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0, "transactions", Control, t::exec_placeholder, "Executes all commands in a transaction."),
+    spec!("discard", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", Control, t::discard, "Discards a transaction."),
+    spec!("watch", -2, ["noscript", "loading", "stale", "fast", "allow_busy"], 1, -1, 1, "transactions", Control, t::watch, "Monitors changes to keys to determine the execution of a transaction."),
+    spec!("unwatch", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", Keys, t::unwatch, "Forgets about watched keys of a transaction."),
+    // connection
+    spec!("ping", -1, ["fast"], 0, 0, 0, "connection", Keys, c::ping, "Returns the server's liveliness response."),
+    spec!("echo", 2, ["fast"], 0, 0, 0, "connection", Keys, c::echo, "Returns the given string."),
+    spec!("quit", -1, ["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"], 0, 0, 0, "connection", Control, c::quit, "Closes the connection."),
+    spec!("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", Control, c::reset, "Resets the connection."),
+    spec!("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", Keys, c::hello, "Handshakes with the Redis server."),
+    spec!("auth", -2, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], 0, 0, 0, "connection", Keys, c::auth, "Authenticates the connection."),
+    spec!("select", 2, ["loading", "stale", "fast"], 0, 0, 0, "connection", Keys, c::select, "Changes the selected database."),
+    spec!("client", -2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", Keys, c::client, "A container for client connection commands."),
+    // server
+    spec!("dbsize", 1, ["readonly", "fast"], 0, 0, 0, "server", Keys, s::dbsize, "Returns the number of keys in the database."),
+    spec!("flushdb", -1, ["write"], 0, 0, 0, "server", Db, s::flushdb, "Removes all keys from the current database."),
+    spec!("flushall", -1, ["write"], 0, 0, 0, "server", All, s::flushall, "Removes all keys from all databases."),
+    spec!("info", -1, ["loading", "stale"], 0, 0, 0, "server", Keys, s::info, "Returns information and statistics about the server."),
+    spec!("command", -1, ["loading", "stale"], 0, 0, 0, "server", Keys, s::command, "Returns detailed information about all commands."),
+    spec!("config", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", Keys, s::config, "A container for server configuration commands."),
+    spec!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, "server", Keys, s::time, "Returns the server time."),
+];
+
+/// The table entry for a (case-insensitive) command name.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    COMMANDS
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Redis's reply to an unknown command.
+pub fn unknown_command(args: &[Bytes]) -> String {
+    let name = args.first().map(|a| trunc(a, 128)).unwrap_or_default();
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        rest.push('\'');
+        rest.push_str(&trunc(a, 128 - rest.len().min(127)));
+        rest.push_str("' ");
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+fn trunc(a: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(a.get(..n.min(a.len())).unwrap_or(a)).into_owned()
+}
+
+/// `-ERR wrong number of arguments for 'x' command`.
+pub fn wrong_args(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Converts a handler result to a reply.
+pub fn to_reply(r: CmdResult) -> Reply {
+    match r {
+        Ok(r) => r,
+        Err(CmdError::Reply(e)) => Reply::Error(e),
+        Err(CmdError::Engine(e)) => Reply::Error(format!("ERR {e}")),
+    }
+}
+
+/// Adds a command's lock needs to `plan`, for database `db`.
+pub fn plan_locks(srv: &Server, spec: &Spec, args: &[Bytes], db: usize, plan: &mut LockPlan) {
+    match spec.scope {
+        Scope::Db => plan.exclusive.push(db),
+        Scope::All => plan.exclusive.extend(0..srv.dbs.len()),
+        Scope::Keys | Scope::Control => {
+            for k in spec.keys(args) {
+                plan.key(srv, db, k);
+            }
+            if spec.name == "copy"
+                && let (Some(target), Some(dst)) = (keys::copy_target_db(args), args.get(2))
+                && let Ok(target) = usize::try_from(target)
+            {
+                plan.key(srv, target, dst);
+            }
+        }
+    }
+}
+
+/// Commands that need no key locks: a single engine read of one key record.
+const LOCK_FREE: &[&str] = &[
+    "get",
+    "strlen",
+    "type",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+];
+
+/// Runs one command outside MULTI: locks its keys, runs it, commits.
+pub fn run_single(srv: &Server, sess: &mut Session, spec: &Spec, args: &[Bytes]) -> Reply {
+    if spec.name == "exec" {
+        return transaction::exec(srv, sess);
+    }
+    let mut plan = LockPlan::default();
+    // Commands that read one key record and write nothing are atomic without
+    // locks: one engine read.
+    if spec.scope != Scope::Control && !LOCK_FREE.contains(&spec.name) {
+        plan_locks(srv, spec, args, sess.db, &mut plan);
+    }
+    let _locks = plan.acquire(srv);
+    let mut ex = Exec::new(srv, sess.db);
+    let r = {
+        let mut cx = Cx {
+            srv,
+            sess,
+            ex: &mut ex,
+        };
+        (spec.run)(&mut cx, args)
+    };
+    match r {
+        Ok(reply) => match ex.commit() {
+            Ok(()) => reply,
+            Err(e) => to_reply(Err(e)),
+        },
+        Err(e) => to_reply(Err(e)),
+    }
+}
+
+/// Handles one command from the client: checks, MULTI queueing, execution.
+/// Returns the reply and the metrics name.
+pub fn dispatch(srv: &Server, sess: &mut Session, args: &[Bytes]) -> (Reply, &'static str) {
+    let Some(name) = args.first() else {
+        return (Reply::Nil, "unknown");
+    };
+    let Some(spec) = lookup(name) else {
+        sess.multi_error |= sess.multi.is_some();
+        return (Reply::Error(unknown_command(args)), "unknown");
+    };
+    if !spec.arity_ok(args.len()) {
+        sess.multi_error |= sess.multi.is_some();
+        return (Reply::Error(wrong_args(spec.name)), spec.name);
+    }
+    if !sess.authed && !spec.flags.contains(&"no_auth") {
+        sess.multi_error |= sess.multi.is_some();
+        return (Reply::err("NOAUTH Authentication required."), spec.name);
+    }
+    if let Some(queue) = sess.multi.as_mut()
+        && spec.scope != Scope::Control
+    {
+        queue.push(args.to_vec());
+        return (Reply::Simple("QUEUED"), spec.name);
+    }
+    (run_single(srv, sess, spec, args), spec.name)
+}
+
+// ---- argument helpers ----
+
+/// Parses an integer argument strictly (Redis `string2ll`).
+pub fn parse_i64(a: &[u8]) -> Option<i64> {
+    if a.is_empty() || a.len() > 20 {
+        return None;
+    }
+    let s = std::str::from_utf8(a).ok()?;
+    if s.starts_with('+') || (s.len() > 1 && (s.starts_with('0') || s.starts_with("-0"))) {
+        return None;
+    }
+    if s == "-0" {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// An integer argument or `ERR value is not an integer or out of range`.
+pub fn int_arg(a: &[u8]) -> CmdResult<i64> {
+    parse_i64(a)
+        .ok_or_else(|| CmdError::Reply("ERR value is not an integer or out of range".into()))
+}
+
+/// Parses a float argument as Redis does (`strtold`, no spaces, no NaN).
+pub fn parse_f64(a: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(a).ok()?;
+    if s.is_empty()
+        || s.len() > 5000
+        || s.starts_with(char::is_whitespace)
+        || s.ends_with(char::is_whitespace)
+    {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let v: f64 = match lower.trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        _ => {
+            if lower.contains("nan")
+                || lower.contains("inf")
+                || lower.starts_with("0x")
+                || lower.starts_with("-0x")
+            {
+                return None;
+            }
+            lower.parse().ok()?
+        }
+    };
+    (!v.is_nan()).then_some(v)
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+pub fn is(a: &[u8], opt: &str) -> bool {
+    a.eq_ignore_ascii_case(opt.as_bytes())
+}

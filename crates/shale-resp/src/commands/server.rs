@@ -1,0 +1,444 @@
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, INFO, COMMAND, CONFIG, TIME.
+
+use bytes::Bytes;
+
+use super::{COMMANDS, Cx, is, lookup};
+use crate::exec::{CmdResult, fail};
+use crate::layout::{self, Record};
+use crate::resp::Reply;
+
+fn arg(args: &[Bytes], i: usize) -> &[u8] {
+    args.get(i).map_or(&[][..], |a| a.as_ref())
+}
+
+/// Live keys and keys with an expiry in the selected database.
+fn count_keys(cx: &mut Cx<'_, '_>) -> CmdResult<(u64, u64)> {
+    let now = cx.ex.now;
+    let (mut keys, mut expires) = (0, 0);
+    let end = [layout::KEY_PREFIX + 1];
+    let mut from = vec![layout::KEY_PREFIX];
+    let mut after = false;
+    // Page through the key records so memory stays bounded however many there are.
+    loop {
+        let rows = cx.ex.scan_raw(&from, after, &end, 4096)?;
+        let Some((last, _)) = rows.last() else {
+            break;
+        };
+        from = last.to_vec();
+        after = true;
+        for (_, v) in &rows {
+            if let Some(r) = Record::decode(v)
+                && !r.expired(now)
+            {
+                keys += 1;
+                if r.expiry != 0 {
+                    expires += 1;
+                }
+            }
+        }
+    }
+    Ok((keys, expires))
+}
+
+/// `DBSIZE`.
+pub fn dbsize(cx: &mut Cx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    let (k, _) = count_keys(cx)?;
+    Ok(Reply::Int(i64::try_from(k).unwrap_or(i64::MAX)))
+}
+
+fn flush_mode(args: &[Bytes]) -> CmdResult<()> {
+    match args.get(1) {
+        None => Ok(()),
+        Some(a) if args.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
+        Some(_) => fail("ERR syntax error"),
+    }
+}
+
+/// Empties the selected database inside the overlay (flags watchers of keys that
+/// existed).
+fn flush_current(cx: &mut Cx<'_, '_>) -> CmdResult<()> {
+    let db = cx.ex.db;
+    for k in cx.srv.watched_keys(db) {
+        if cx.ex.lookup(&k)?.is_some() {
+            cx.ex.touched.push((db, k));
+        }
+    }
+    cx.ex
+        .delete_range_raw(layout::DB_START.to_vec(), layout::DB_END.to_vec())
+}
+
+/// `FLUSHDB [ASYNC|SYNC]`.
+pub fn flushdb(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    flush_current(cx)?;
+    Ok(Reply::OK)
+}
+
+/// `FLUSHALL [ASYNC|SYNC]`.
+pub fn flushall(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let saved = cx.ex.db;
+    for db in 0..cx.srv.dbs.len() {
+        if cx.srv.existing_keyspace(db)?.is_some() {
+            cx.ex.db = db;
+            flush_current(cx)?;
+        }
+    }
+    cx.ex.db = saved;
+    Ok(Reply::OK)
+}
+
+/// `TIME`.
+pub fn time(_cx: &mut Cx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk(d.as_secs().to_string()),
+        Reply::bulk(d.subsec_micros().to_string()),
+    ]))
+}
+
+fn section(out: &mut String, title: &str, lines: &[(String, String)]) {
+    if !out.is_empty() {
+        out.push_str("\r\n");
+    }
+    out.push_str("# ");
+    out.push_str(title);
+    out.push_str("\r\n");
+    for (k, v) in lines {
+        out.push_str(k);
+        out.push(':');
+        out.push_str(v);
+        out.push_str("\r\n");
+    }
+}
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// `INFO [section ...]`.
+pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let wanted: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
+    let want = |s: &str| all || wanted.iter().any(|w| w == s);
+    let ctx = &cx.srv.ctx;
+    let mut out = String::new();
+    let uptime = ctx.uptime().as_secs();
+    if want("server") {
+        let port = cx.sess.guard.info().local_addr.port();
+        section(
+            &mut out,
+            "Server",
+            &[
+                kv("redis_version", "7.0.15"),
+                kv("redis_git_sha1", "00000000"),
+                kv("redis_mode", "standalone"),
+                kv("shaledb_version", env!("CARGO_PKG_VERSION")),
+                kv("os", std::env::consts::OS),
+                kv("arch_bits", "64"),
+                kv("process_id", std::process::id()),
+                kv("tcp_port", port),
+                kv("uptime_in_seconds", uptime),
+                kv("uptime_in_days", uptime / 86400),
+                kv("executable", "shale"),
+            ],
+        );
+    }
+    if want("clients") {
+        section(
+            &mut out,
+            "Clients",
+            &[
+                kv("connected_clients", ctx.clients.connected(Some("redis"))),
+                kv("maxclients", ctx.limits.max_clients),
+                kv("blocked_clients", 0),
+            ],
+        );
+    }
+    let stats = ctx.db.stats();
+    if want("memory") {
+        let bytes = stats.table_bytes();
+        section(
+            &mut out,
+            "Memory",
+            &[
+                kv("used_memory", bytes),
+                kv(
+                    "used_memory_human",
+                    format!("{:.2}M", bytes as f64 / 1048576.0),
+                ),
+                kv("maxmemory", 0),
+                kv("maxmemory_policy", "noeviction"),
+                kv("mem_allocator", "libc"),
+            ],
+        );
+    }
+    if want("persistence") {
+        section(
+            &mut out,
+            "Persistence",
+            &[
+                kv("loading", 0),
+                kv("rdb_changes_since_last_save", 0),
+                kv("rdb_bgsave_in_progress", 0),
+                kv("aof_enabled", 1),
+                kv("aof_rewrite_in_progress", 0),
+                kv("shaledb_flushes", stats.flushes),
+                kv(
+                    "shaledb_pending_compaction_bytes",
+                    stats.pending_compaction_bytes,
+                ),
+                kv("shaledb_wal_syncs", stats.wal_syncs),
+                kv("shaledb_appendfsync", ctx.sync_policy().name()),
+            ],
+        );
+    }
+    if want("stats") {
+        let cmds = ctx.metrics.total_commands(Some("redis"));
+        section(
+            &mut out,
+            "Stats",
+            &[
+                kv("total_commands_processed", cmds),
+                kv(
+                    "total_connections_received",
+                    ctx.metrics.connections_received(),
+                ),
+                kv("rejected_connections", ctx.metrics.connections_rejected()),
+                kv("total_net_input_bytes", ctx.metrics.bytes_read()),
+                kv("total_net_output_bytes", ctx.metrics.bytes_written()),
+                kv("keyspace_hits", 0),
+                kv("keyspace_misses", 0),
+                kv("shaledb_writes", stats.writes),
+                kv("shaledb_gets", stats.gets),
+                kv(
+                    "shaledb_write_amplification",
+                    format!("{:.2}", stats.write_amplification),
+                ),
+                kv(
+                    "shaledb_block_cache_hit_rate",
+                    format!("{:.4}", stats.block_cache_hit_rate()),
+                ),
+            ],
+        );
+    }
+    if want("replication") {
+        section(
+            &mut out,
+            "Replication",
+            &[kv("role", "master"), kv("connected_slaves", 0)],
+        );
+    }
+    if want("keyspace") {
+        let mut lines = Vec::new();
+        let saved = cx.ex.db;
+        for db in 0..cx.srv.dbs.len() {
+            if cx.srv.existing_keyspace(db)?.is_none() {
+                continue;
+            }
+            cx.ex.db = db;
+            let (k, e) = count_keys(cx)?;
+            if k > 0 {
+                lines.push(kv(
+                    &format!("db{db}"),
+                    format!("keys={k},expires={e},avg_ttl=0"),
+                ));
+            }
+        }
+        cx.ex.db = saved;
+        section(&mut out, "Keyspace", &lines);
+    }
+    Ok(Reply::Verbatim(out))
+}
+
+fn command_entry(s: &super::Spec) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(s.name),
+        Reply::Int(i64::from(s.arity)),
+        Reply::Set(s.flags.iter().map(|f| Reply::Simple(f)).collect()),
+        Reply::Int(i64::from(s.first)),
+        Reply::Int(i64::from(s.last)),
+        Reply::Int(i64::from(s.step)),
+        Reply::Set(Vec::new()),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+fn command_docs(s: &super::Spec) -> Reply {
+    Reply::Map(vec![
+        (Reply::bulk("summary"), Reply::bulk(s.summary)),
+        (Reply::bulk("since"), Reply::bulk("1.0.0")),
+        (Reply::bulk("group"), Reply::bulk(s.group)),
+    ])
+}
+
+/// `COMMAND [COUNT|INFO name...|DOCS [name...]|LIST]`.
+pub fn command(_cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let Some(sub) = args.get(1) else {
+        return Ok(Reply::Array(COMMANDS.iter().map(command_entry).collect()));
+    };
+    if is(sub, "count") && args.len() == 2 {
+        return Ok(Reply::Int(i64::try_from(COMMANDS.len()).unwrap_or(0)));
+    }
+    if is(sub, "list") && args.len() == 2 {
+        return Ok(Reply::Array(
+            COMMANDS.iter().map(|s| Reply::bulk(s.name)).collect(),
+        ));
+    }
+    if is(sub, "info") {
+        let specs: Vec<Reply> = if args.len() == 2 {
+            COMMANDS.iter().map(command_entry).collect()
+        } else {
+            args.iter()
+                .skip(2)
+                .map(|n| lookup(n).map_or(Reply::NilArray, command_entry))
+                .collect()
+        };
+        return Ok(Reply::Array(specs));
+    }
+    if is(sub, "docs") {
+        let pairs: Vec<(Reply, Reply)> = if args.len() == 2 {
+            COMMANDS
+                .iter()
+                .map(|s| (Reply::bulk(s.name), command_docs(s)))
+                .collect()
+        } else {
+            args.iter()
+                .skip(2)
+                .filter_map(|n| lookup(n).map(|s| (Reply::bulk(s.name), command_docs(s))))
+                .collect()
+        };
+        return Ok(Reply::Map(pairs));
+    }
+    fail(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+/// Parameters `CONFIG GET` knows, with their current values.
+fn config_params(cx: &Cx<'_, '_>) -> Vec<(&'static str, String)> {
+    let ctx = &cx.srv.ctx;
+    vec![
+        ("appendfsync", ctx.sync_policy().name().to_string()),
+        ("appendonly", "yes".into()),
+        (
+            "bind",
+            cx.srv
+                .config
+                .addr
+                .rsplit_once(':')
+                .map_or(String::new(), |(h, _)| h.to_string()),
+        ),
+        ("databases", cx.srv.dbs.len().to_string()),
+        ("maxclients", ctx.limits.max_clients.to_string()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        (
+            "port",
+            cx.srv
+                .config
+                .addr
+                .rsplit_once(':')
+                .map_or(String::new(), |(_, p)| p.to_string()),
+        ),
+        (
+            "proto-max-bulk-len",
+            ctx.limits.max_request_bytes.to_string(),
+        ),
+        (
+            "client-query-buffer-limit",
+            ctx.limits.query_buffer_limit.to_string(),
+        ),
+        ("requirepass", cx.srv.password().unwrap_or_default()),
+        ("save", String::new()),
+        ("timeout", ctx.limits.idle_timeout_secs.to_string()),
+    ]
+}
+
+/// `CONFIG GET pattern...` / `CONFIG SET name value...` / `CONFIG RESETSTAT`.
+pub fn config(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = arg(args, 1);
+    if is(sub, "get") {
+        if args.len() < 3 {
+            return fail("ERR wrong number of arguments for 'config|get' command");
+        }
+        let params = config_params(cx);
+        let mut out = Vec::new();
+        for (name, value) in params {
+            if args
+                .iter()
+                .skip(2)
+                .any(|p| crate::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            {
+                out.push((Reply::bulk(name), Reply::bulk(value)));
+            }
+        }
+        return Ok(Reply::Map(out));
+    }
+    if is(sub, "set") {
+        if args.len() < 4 || args.len() % 2 == 1 {
+            return fail("ERR wrong number of arguments for 'config|set' command");
+        }
+        let pairs: Vec<(&Bytes, &Bytes)> = args
+            .get(2..)
+            .unwrap_or(&[])
+            .chunks(2)
+            .filter_map(|p| Some((p.first()?, p.get(1)?)))
+            .collect();
+        // Validate everything first: CONFIG SET is all-or-nothing.
+        for (name, value) in &pairs {
+            let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+            let ok = match n.as_str() {
+                "appendfsync" => {
+                    shale_server::SyncPolicy::parse(&String::from_utf8_lossy(value)).is_some()
+                }
+                "requirepass" => true,
+                _ => {
+                    return fail(&format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{n}'"
+                    ));
+                }
+            };
+            if !ok {
+                return fail(&format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{n}') - argument(s) must be one of the following: always, everysec, no"
+                ));
+            }
+        }
+        for (name, value) in pairs {
+            let v = String::from_utf8_lossy(value).into_owned();
+            if name.eq_ignore_ascii_case(b"appendfsync") {
+                if let Some(p) = shale_server::SyncPolicy::parse(&v) {
+                    cx.srv.ctx.set_sync_policy(p);
+                }
+            } else {
+                let mut pw = cx
+                    .srv
+                    .requirepass
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *pw = (!v.is_empty()).then_some(v);
+            }
+        }
+        return Ok(Reply::OK);
+    }
+    if is(sub, "resetstat") && args.len() == 2 {
+        return Ok(Reply::OK);
+    }
+    fail(&format!(
+        "ERR unknown subcommand '{}'. Try CONFIG HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}

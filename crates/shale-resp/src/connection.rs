@@ -1,0 +1,147 @@
+//! One client connection: read, parse, run, reply — pipelined, with limits.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use shale_server::ClientGuard;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::commands::dispatch;
+use crate::resp::{ParseLimits, Reply, next_command};
+use crate::session::Session;
+use crate::store::Server;
+
+/// How long a closing connection may take to flush its last replies.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+/// Serves one connection until the client leaves, breaks a limit, or shutdown.
+pub async fn handle(stream: TcpStream, guard: ClientGuard, srv: Arc<Server>) {
+    let authed = srv.password().is_none();
+    let mut sess = Session::new(guard, authed);
+    let (mut rd, mut wr) = stream.into_split();
+    let limits = Arc::clone(&srv.ctx.limits);
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::new();
+    let mut out_pos = 0usize;
+    let mut need = 1usize;
+    let mut closing = false;
+    let idle = limits.idle_timeout();
+    let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
+    loop {
+        if out_pos == out.len() {
+            out.clear();
+            out_pos = 0;
+            if closing {
+                break;
+            }
+        }
+        if out.len() - out_pos > limits.max_pending_output_bytes {
+            tracing::debug!(
+                id = sess.id(),
+                "closing a client that does not read its replies"
+            );
+            // Drop everything: the client is not reading.
+            crate::commands::transaction::clear(&srv, &mut sess);
+            return;
+        }
+        if !closing && srv.ctx.shutdown.is_triggered() {
+            closing = true;
+            continue;
+        }
+        let pending = out.len() - out_pos;
+        // Read in chunks of at least 4 KiB (never sized from a length header).
+        if inbuf.capacity() - inbuf.len() < 4096 {
+            inbuf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            r = wr.write(out.get(out_pos..).unwrap_or(&[])), if pending > 0 => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    srv.ctx.metrics.add_io(0, n as u64);
+                    out_pos += n;
+                }
+            },
+            r = rd.read_buf(&mut inbuf), if !closing => match r {
+                Ok(0) | Err(_) => closing = true,
+                Ok(n) => {
+                    srv.ctx.metrics.add_io(n as u64, 0);
+                    deadline = idle.map(|d| tokio::time::Instant::now() + d);
+                    if inbuf.len() > limits.query_buffer_limit {
+                        tracing::debug!(id = sess.id(), "closing a client over the query buffer limit");
+                        break;
+                    }
+                    if inbuf.len() >= need {
+                        let stop = srv.ctx.blocking(|| {
+                            process(&srv, &mut sess, &mut inbuf, &mut out, &mut need)
+                        });
+                        closing |= stop;
+                    }
+                }
+            },
+            _ = srv.ctx.shutdown.wait(), if !closing => closing = true,
+            _ = sleep_until(deadline), if deadline.is_some() && !closing && pending == 0 => break,
+        }
+    }
+    if closing && out_pos < out.len() {
+        let rest = out.get(out_pos..).unwrap_or(&[]);
+        let _ = tokio::time::timeout(FINAL_FLUSH, wr.write_all(rest)).await;
+    }
+    let _ = tokio::time::timeout(FINAL_FLUSH, wr.shutdown()).await;
+    crate::commands::transaction::clear(&srv, &mut sess);
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs every complete command in `inbuf`, appending replies to `out`. Returns true
+/// when the connection must close after flushing (QUIT, protocol error).
+fn process(
+    srv: &Server,
+    sess: &mut Session,
+    inbuf: &mut BytesMut,
+    out: &mut Vec<u8>,
+    need: &mut usize,
+) -> bool {
+    let limits = &srv.ctx.limits;
+    loop {
+        let pl = ParseLimits {
+            max_args: limits.max_items_per_command,
+            max_bulk: limits.max_request_bytes,
+            unauthenticated: !sess.authed,
+        };
+        let args = match next_command(inbuf, pl) {
+            Ok(Ok(args)) => args,
+            Ok(Err(n)) => {
+                *need = n;
+                return false;
+            }
+            Err(e) => {
+                Reply::Error(e.0).encode(sess.proto, out);
+                return true;
+            }
+        };
+        *need = 1;
+        if args.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let (reply, name) = dispatch(srv, sess, &args);
+        sess.guard.touch(name);
+        reply.encode(sess.proto, out);
+        srv.ctx
+            .metrics
+            .record("redis", name, started.elapsed(), reply.is_error());
+        if sess.close {
+            return true;
+        }
+        if out.len() > limits.max_pending_output_bytes {
+            return false;
+        }
+    }
+}

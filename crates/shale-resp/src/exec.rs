@@ -1,0 +1,391 @@
+//! Running commands: an overlay over the engine with read-your-writes, committed as
+//! one atomic `WriteBatch` (one per command, or one per EXEC).
+//!
+//! Callers hold the lock stripes of every key they touch (see [`crate::store`]), so
+//! nothing else writes those keys between the reads here and the commit.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use bytes::Bytes;
+use shaledb::{Keyspace, WriteBatch};
+
+use crate::layout::{self, Kind, Record};
+use crate::store::Server;
+
+/// An error a command answers with.
+#[derive(Debug)]
+pub enum CmdError {
+    /// A Redis error reply (the text after `-`).
+    Reply(String),
+    /// An engine error, answered as `-ERR <message>`.
+    Engine(shaledb::Error),
+}
+
+impl From<shaledb::Error> for CmdError {
+    fn from(e: shaledb::Error) -> Self {
+        CmdError::Engine(e)
+    }
+}
+
+/// A command's result.
+pub type CmdResult<T = crate::resp::Reply> = Result<T, CmdError>;
+
+/// An error reply.
+pub fn fail<T>(text: &str) -> CmdResult<T> {
+    Err(CmdError::Reply(text.to_string()))
+}
+
+/// `-WRONGTYPE ...`.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+type OverlayKey = (u32, Vec<u8>);
+
+/// Reads and buffered writes of one command or transaction.
+pub struct Exec<'a> {
+    /// The server.
+    pub srv: &'a Server,
+    /// The selected database.
+    pub db: usize,
+    /// "Now" in ms since the epoch, from the engine's clock, fixed for the command.
+    pub now: u64,
+    spaces: BTreeMap<usize, Keyspace>,
+    overlay: BTreeMap<OverlayKey, Option<Bytes>>,
+    ranges: Vec<(u32, Vec<u8>, Vec<u8>)>,
+    batch: WriteBatch,
+    /// (db, key) of every user key modified (for WATCH).
+    pub touched: Vec<(usize, Bytes)>,
+}
+
+/// "Now" in ms by the engine's clock.
+pub fn engine_now(db: &shaledb::Db) -> u64 {
+    db.expiry_after(std::time::Duration::from_millis(1))
+        .map_or(0, |e| e.saturating_sub(1))
+}
+
+impl<'a> Exec<'a> {
+    /// An empty overlay on database `db`.
+    pub fn new(srv: &'a Server, db: usize) -> Exec<'a> {
+        Exec {
+            srv,
+            db,
+            now: engine_now(&srv.ctx.db),
+            spaces: BTreeMap::new(),
+            overlay: BTreeMap::new(),
+            ranges: Vec::new(),
+            batch: WriteBatch::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// The current database's keyspace.
+    pub fn ks(&mut self) -> CmdResult<Keyspace> {
+        if let Some(k) = self.spaces.get(&self.db) {
+            return Ok(k.clone());
+        }
+        let k = self.srv.keyspace(self.db)?;
+        self.spaces.insert(self.db, k.clone());
+        Ok(k)
+    }
+
+    /// True if nothing was written.
+    pub fn is_clean(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// Commits the buffered writes atomically, then flags watchers of touched keys.
+    pub fn commit(&mut self) -> CmdResult<()> {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            self.srv
+                .ctx
+                .db
+                .write(batch, &self.srv.ctx.write_options())?;
+        }
+        self.overlay.clear();
+        self.ranges.clear();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort();
+        touched.dedup();
+        let mut i = 0;
+        while i < touched.len() {
+            let db = touched.get(i).map_or(0, |t| t.0);
+            let keys: Vec<Bytes> = touched
+                .iter()
+                .skip(i)
+                .take_while(|t| t.0 == db)
+                .map(|t| t.1.clone())
+                .collect();
+            i += keys.len().max(1);
+            self.srv.touch(db, &keys);
+        }
+        Ok(())
+    }
+
+    fn hidden_by_range(&self, id: u32, key: &[u8]) -> bool {
+        self.ranges
+            .iter()
+            .any(|(k, s, e)| *k == id && key >= s.as_slice() && key < e.as_slice())
+    }
+
+    /// Raw engine read with this overlay's writes applied.
+    pub fn get_raw(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
+        let ks = self.ks()?;
+        let id = ks.id();
+        if let Some(v) = self.overlay.get(&(id, key.to_vec())) {
+            return Ok(v.clone());
+        }
+        if self.hidden_by_range(id, key) {
+            return Ok(None);
+        }
+        Ok(ks.get(key)?)
+    }
+
+    /// Raw engine put (with an engine expiry when `expiry` is non-zero).
+    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>, expiry: u64) -> CmdResult<()> {
+        let id = self.ks()?.id();
+        if expiry == 0 {
+            self.batch.put_in(id, &key, &value);
+        } else {
+            self.batch.put_with_expiry_in(id, &key, &value, expiry);
+        }
+        self.overlay.insert((id, key), Some(Bytes::from(value)));
+        Ok(())
+    }
+
+    /// Raw engine delete.
+    pub fn delete_raw(&mut self, key: Vec<u8>) -> CmdResult<()> {
+        let id = self.ks()?.id();
+        self.batch.delete_in(id, &key);
+        self.overlay.insert((id, key), None);
+        Ok(())
+    }
+
+    /// Raw engine range delete of `[start, end)`.
+    pub fn delete_range_raw(&mut self, start: Vec<u8>, end: Vec<u8>) -> CmdResult<()> {
+        let id = self.ks()?.id();
+        self.batch.delete_range_in(id, &start, &end);
+        let lo = (id, start.clone());
+        let hi = (id, end.clone());
+        let doomed: Vec<OverlayKey> = self.overlay.range(lo..hi).map(|(k, _)| k.clone()).collect();
+        for k in doomed {
+            self.overlay.remove(&k);
+        }
+        self.ranges.push((id, start, end));
+        Ok(())
+    }
+
+    /// Raw (key, value) pairs in `[lo, hi)` (from `lo` exclusive when `after`),
+    /// overlay applied, at most `limit` of them, in key order.
+    pub fn scan_raw(
+        &mut self,
+        lo: &[u8],
+        after: bool,
+        hi: &[u8],
+        limit: usize,
+    ) -> CmdResult<Vec<(Bytes, Bytes)>> {
+        let ks = self.ks()?;
+        let id = ks.id();
+        let lo_b = if after {
+            Bound::Excluded(lo.to_vec())
+        } else {
+            Bound::Included(lo.to_vec())
+        };
+        let range = (lo_b.clone(), Bound::Excluded(hi.to_vec()));
+        let mut base = ks.range::<Vec<u8>, _>(range).peekable();
+        let olo = match &lo_b {
+            Bound::Included(k) => Bound::Included((id, k.clone())),
+            Bound::Excluded(k) => Bound::Excluded((id, k.clone())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut over = self
+            .overlay
+            .range((olo, Bound::Excluded((id, hi.to_vec()))))
+            .peekable();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let b_key = match base.peek() {
+                Some(Ok((k, _))) => Some(k.clone()),
+                Some(Err(e)) => return Err(CmdError::Engine(e.clone())),
+                None => None,
+            };
+            let o_key = over.peek().map(|((_, k), _)| k.clone());
+            match (b_key, o_key) {
+                (None, None) => break,
+                (Some(bk), ok) if ok.as_ref().is_none_or(|ok| bk.as_ref() < ok.as_slice()) => {
+                    if let Some(Ok((k, v))) = base.next()
+                        && !self.hidden_by_range(id, &k)
+                    {
+                        out.push((k, v));
+                    }
+                }
+                (bk, Some(ok)) => {
+                    if bk.as_ref().is_some_and(|bk| bk.as_ref() == ok.as_slice()) {
+                        base.next();
+                    }
+                    if let Some((_, v)) = over.next()
+                        && let Some(v) = v
+                    {
+                        out.push((Bytes::from(ok), v.clone()));
+                    }
+                }
+                (Some(_), None) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- typed access ----
+
+    /// The live record of `key` (absent or expired → `None`).
+    pub fn lookup(&mut self, key: &[u8]) -> CmdResult<Option<Record>> {
+        let Some(raw) = self.get_raw(&layout::record_key(key))? else {
+            return Ok(None);
+        };
+        match Record::decode(&raw) {
+            Some(r) if r.expired(self.now) => Ok(None),
+            Some(r) => Ok(Some(r)),
+            None => Err(CmdError::Reply(
+                "ERR stored value has an unknown format version".into(),
+            )),
+        }
+    }
+
+    /// The live record of `key` if it has type `kind`; WRONGTYPE otherwise.
+    pub fn lookup_kind(&mut self, key: &[u8], kind: Kind) -> CmdResult<Option<Record>> {
+        match self.lookup(key)? {
+            Some(r) if r.kind != kind => fail(WRONGTYPE),
+            r => Ok(r),
+        }
+    }
+
+    /// Writes `key`'s record (a past expiry deletes the key instead).
+    pub fn write_record(&mut self, key: &[u8], rec: &Record) -> CmdResult<()> {
+        if rec.expired(self.now) {
+            return self.delete_key(key, Some(rec.kind));
+        }
+        self.touched.push((self.db, Bytes::copy_from_slice(key)));
+        self.put_raw(layout::record_key(key), rec.encode(), rec.expiry)
+    }
+
+    /// Deletes `key` (its record, and a hash's fields).
+    pub fn delete_key(&mut self, key: &[u8], kind: Option<Kind>) -> CmdResult<()> {
+        self.touched.push((self.db, Bytes::copy_from_slice(key)));
+        self.delete_raw(layout::record_key(key))?;
+        if kind == Some(Kind::Hash) {
+            self.clear_fields(key)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every field record of `key`: point deletes for a few (usually none:
+    /// a new hash), one range delete for many. Range tombstones are not free in the
+    /// engine (every one makes later writes and reads of the keyspace a little
+    /// slower until compaction), so they are kept for large hashes.
+    pub fn clear_fields(&mut self, key: &[u8]) -> CmdResult<()> {
+        const POINT_DELETES: usize = 64;
+        let p = layout::field_prefix(key);
+        let end = layout::prefix_end(&p).unwrap_or_else(|| layout::DB_END.to_vec());
+        let rows = self.scan_raw(&p, false, &end, POINT_DELETES + 1)?;
+        if rows.len() > POINT_DELETES {
+            return self.delete_range_raw(p, end);
+        }
+        for (k, _) in rows {
+            self.delete_raw(k.to_vec())?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `key` if it is live; true if it was.
+    pub fn remove(&mut self, key: &[u8]) -> CmdResult<bool> {
+        match self.lookup(key)? {
+            Some(r) => {
+                self.delete_key(key, Some(r.kind))?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Sets `key` to the string `value` (replacing any type).
+    pub fn set_string(&mut self, key: &[u8], value: Bytes, expiry: u64) -> CmdResult<()> {
+        if let Some(old) = self.lookup(key)?
+            && old.kind == Kind::Hash
+        {
+            self.clear_fields(key)?;
+        }
+        self.write_record(key, &Record::string(value, expiry))
+    }
+
+    /// The string value of `key` (WRONGTYPE for other types).
+    pub fn get_string(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
+        Ok(self.lookup_kind(key, Kind::String)?.map(|r| r.payload))
+    }
+
+    /// One field of a hash known to be live.
+    pub fn hash_field(&mut self, key: &[u8], field: &[u8]) -> CmdResult<Option<Bytes>> {
+        self.get_raw(&layout::field_key(key, field))
+    }
+
+    /// Every (field, value) of a hash known to be live.
+    pub fn hash_all(&mut self, key: &[u8]) -> CmdResult<Vec<(Bytes, Bytes)>> {
+        let p = layout::field_prefix(key);
+        let end = layout::prefix_end(&p).unwrap_or_else(|| layout::DB_END.to_vec());
+        let plen = p.len();
+        let rows = self.scan_raw(&p, false, &end, usize::MAX)?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k.slice(plen.min(k.len())..), v))
+            .collect())
+    }
+
+    /// Hash fields after `after` (exclusive; from the start when `None`), up to `limit`.
+    pub fn hash_page(
+        &mut self,
+        key: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> CmdResult<Vec<(Bytes, Bytes)>> {
+        let p = layout::field_prefix(key);
+        let end = layout::prefix_end(&p).unwrap_or_else(|| layout::DB_END.to_vec());
+        let plen = p.len();
+        let rows = match after {
+            Some(f) => self.scan_raw(&layout::field_key(key, f), true, &end, limit)?,
+            None => self.scan_raw(&p, false, &end, limit)?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k.slice(plen.min(k.len())..), v))
+            .collect())
+    }
+
+    /// Writes one field value.
+    pub fn put_field(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> CmdResult<()> {
+        self.put_raw(layout::field_key(key, field), value.to_vec(), 0)
+    }
+
+    /// Deletes one field record.
+    pub fn delete_field(&mut self, key: &[u8], field: &[u8]) -> CmdResult<()> {
+        self.delete_raw(layout::field_key(key, field))
+    }
+
+    /// The live hash record at `key`, creating an empty one (clearing orphaned
+    /// fields) when absent; WRONGTYPE for a string.
+    pub fn hash_for_write(&mut self, key: &[u8]) -> CmdResult<Record> {
+        match self.lookup_kind(key, Kind::Hash)? {
+            Some(r) => Ok(r),
+            None => {
+                self.clear_fields(key)?;
+                Ok(Record::hash(0, 0))
+            }
+        }
+    }
+
+    /// Saves a hash's record with its new field count (deleting it at zero).
+    pub fn save_hash(&mut self, key: &[u8], rec: &Record, count: u64) -> CmdResult<()> {
+        if count == 0 {
+            return self.delete_key(key, Some(Kind::Hash));
+        }
+        self.write_record(key, &Record::hash(count, rec.expiry))
+    }
+}

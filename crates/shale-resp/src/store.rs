@@ -1,0 +1,231 @@
+//! Server-wide state: the logical databases, their lock tables and WATCH registries.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use shale_server::Context;
+use shaledb::Keyspace;
+
+use crate::RedisConfig;
+
+/// A watcher's "a watched key changed" flag.
+pub type DirtyFlag = Arc<AtomicBool>;
+
+/// One logical Redis database.
+pub struct DbSlot {
+    /// Its index (`SELECT n`).
+    pub index: usize,
+    ks: Mutex<Option<Keyspace>>,
+    /// Shared by every command, exclusive for FLUSHDB/FLUSHALL.
+    gate: RwLock<()>,
+    stripes: Box<[Mutex<()>]>,
+    watchers: Mutex<HashMap<Bytes, Vec<(u64, DirtyFlag)>>>,
+    watched: AtomicUsize,
+}
+
+/// Everything the connections of one Redis front end share.
+pub struct Server {
+    /// The server context (Db, limits, metrics, clients, shutdown).
+    pub ctx: Context,
+    /// The configuration it started with.
+    pub config: RedisConfig,
+    /// The current `requirepass` (CONFIG SET changes it).
+    pub requirepass: RwLock<Option<String>>,
+    /// The logical databases.
+    pub dbs: Vec<DbSlot>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Server {
+    /// State for `config` over `ctx`.
+    pub fn new(ctx: Context, config: RedisConfig) -> Server {
+        let n = usize::try_from(config.databases).unwrap_or(16);
+        let stripes = config.lock_stripes.max(1);
+        let dbs = (0..n)
+            .map(|index| DbSlot {
+                index,
+                ks: Mutex::new(None),
+                gate: RwLock::new(()),
+                stripes: (0..stripes).map(|_| Mutex::new(())).collect(),
+                watchers: Mutex::new(HashMap::new()),
+                watched: AtomicUsize::new(0),
+            })
+            .collect();
+        Server {
+            requirepass: RwLock::new(config.requirepass.clone()),
+            ctx,
+            config,
+            dbs,
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// The current password, if any.
+    pub fn password(&self) -> Option<String> {
+        self.requirepass
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The stripe of `key`.
+    pub fn stripe_of(&self, key: &[u8]) -> usize {
+        let mut h = self.hasher.build_hasher();
+        h.write(key);
+        let n = self.config.lock_stripes.max(1) as u64;
+        usize::try_from(h.finish() % n).unwrap_or(0)
+    }
+
+    /// The engine keyspace of database `db` (created on first use).
+    pub fn keyspace(&self, db: usize) -> shaledb::Result<Keyspace> {
+        let slot = self
+            .dbs
+            .get(db)
+            .ok_or_else(|| shaledb::Error::invalid("DB index is out of range"))?;
+        let mut g = lock(&slot.ks);
+        if let Some(ks) = g.as_ref() {
+            return Ok(ks.clone());
+        }
+        let ks = self.ctx.db.keyspace(&format!("redis.{db}"))?;
+        *g = Some(ks.clone());
+        Ok(ks)
+    }
+
+    /// Keyspace of `db` only if it already exists in the engine (no creation).
+    pub fn existing_keyspace(&self, db: usize) -> shaledb::Result<Option<Keyspace>> {
+        let name = format!("redis.{db}");
+        if self.ctx.db.list_keyspaces().contains(&name) {
+            self.keyspace(db).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Registers a watcher of `key` in `db`.
+    pub fn watch(&self, db: usize, key: Bytes, client: u64, flag: &DirtyFlag) {
+        if let Some(slot) = self.dbs.get(db) {
+            let mut w = lock(&slot.watchers);
+            let list = w.entry(key).or_default();
+            if !list.iter().any(|(c, _)| *c == client) {
+                list.push((client, Arc::clone(flag)));
+                slot.watched.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Removes a client's watches.
+    pub fn unwatch(&self, keys: &[(usize, Bytes)], client: u64) {
+        for (db, key) in keys {
+            let Some(slot) = self.dbs.get(*db) else {
+                continue;
+            };
+            let mut w = lock(&slot.watchers);
+            if let Some(list) = w.get_mut(key) {
+                let before = list.len();
+                list.retain(|(c, _)| *c != client);
+                slot.watched
+                    .fetch_sub(before - list.len(), Ordering::SeqCst);
+                if list.is_empty() {
+                    w.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Marks the watchers of modified keys dirty.
+    pub fn touch(&self, db: usize, keys: &[Bytes]) {
+        let Some(slot) = self.dbs.get(db) else {
+            return;
+        };
+        if slot.watched.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let w = lock(&slot.watchers);
+        for k in keys {
+            if let Some(list) = w.get(k) {
+                for (_, f) in list {
+                    f.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    /// The keys watched in `db` right now.
+    pub fn watched_keys(&self, db: usize) -> Vec<Bytes> {
+        match self.dbs.get(db) {
+            Some(slot) if slot.watched.load(Ordering::SeqCst) > 0 => {
+                lock(&slot.watchers).keys().cloned().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Locks held by one command (or one EXEC), released on drop.
+#[derive(Default)]
+pub struct LockSet<'a> {
+    _shared: Vec<RwLockReadGuard<'a, ()>>,
+    _exclusive: Vec<RwLockWriteGuard<'a, ()>>,
+    _stripes: Vec<MutexGuard<'a, ()>>,
+}
+
+/// What a command (or EXEC) needs locked.
+#[derive(Default, Debug)]
+pub struct LockPlan {
+    /// (db, stripe) pairs.
+    pub stripes: Vec<(usize, usize)>,
+    /// Databases needing their gate exclusively.
+    pub exclusive: Vec<usize>,
+}
+
+impl LockPlan {
+    /// Adds the stripe of `key` in `db`.
+    pub fn key(&mut self, srv: &Server, db: usize, key: &[u8]) {
+        self.stripes.push((db, srv.stripe_of(key)));
+    }
+
+    /// Takes the locks in one global order (gates by db, then stripes by
+    /// (db, stripe)), so concurrent commands never deadlock.
+    pub fn acquire(mut self, srv: &Server) -> LockSet<'_> {
+        self.exclusive.sort_unstable();
+        self.exclusive.dedup();
+        self.stripes.sort_unstable();
+        self.stripes.dedup();
+        self.stripes
+            .retain(|(db, _)| self.exclusive.binary_search(db).is_err());
+        let mut dbs: Vec<usize> = self
+            .stripes
+            .iter()
+            .map(|(d, _)| *d)
+            .chain(self.exclusive.iter().copied())
+            .collect();
+        dbs.sort_unstable();
+        dbs.dedup();
+        let mut set = LockSet::default();
+        for db in dbs {
+            let Some(slot) = srv.dbs.get(db) else {
+                continue;
+            };
+            if self.exclusive.binary_search(&db).is_ok() {
+                set._exclusive
+                    .push(slot.gate.write().unwrap_or_else(PoisonError::into_inner));
+            } else {
+                set._shared
+                    .push(slot.gate.read().unwrap_or_else(PoisonError::into_inner));
+            }
+        }
+        for (db, s) in self.stripes {
+            if let Some(m) = srv.dbs.get(db).and_then(|slot| slot.stripes.get(s)) {
+                set._stripes.push(lock(m));
+            }
+        }
+        set
+    }
+}

@@ -1,0 +1,34 @@
+//! Engine failures become `-ERR` replies; the server neither hangs nor panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+use std::sync::Arc;
+
+use common::*;
+use shale_fs::{ErrorKind, FaultFs, MemFs, Op, Rule};
+
+#[test]
+fn failed_wal_write_poisons_into_errors_not_hangs() {
+    let mem = MemFs::new();
+    let fs = Arc::new(FaultFs::with_mem(&mem));
+    let s = TestServer::with(Setup {
+        fs: Some(fs.clone()),
+        ..Setup::default()
+    });
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), V::ok());
+    let rule = fs.add_rule(Rule::error(Op::Append, ErrorKind::Eio).path(".log"));
+    let r = c.cmd(&["SET", "k", "w"]);
+    assert!(matches!(&r, V::E(m) if m.starts_with("ERR ")), "{r:?}");
+    fs.remove_rule(rule);
+    // The Db is poisoned now: writes keep failing with an error, reads still work.
+    let r = c.cmd(&["INCR", "n"]);
+    assert!(matches!(&r, V::E(m) if m.starts_with("ERR ")), "{r:?}");
+    let mut multi = s.conn();
+    multi.cmd(&["MULTI"]);
+    multi.cmd(&["SET", "a", "1"]);
+    assert!(matches!(multi.cmd(&["EXEC"]), V::E(m) if m.starts_with("ERR ")));
+    assert_eq!(c.cmd(&["GET", "k"]), V::b("v"));
+    let mut other = s.conn();
+    assert_eq!(other.cmd(&["PING"]), V::S("PONG".into()));
+}

@@ -1,0 +1,169 @@
+//! MULTI/EXEC/WATCH semantics and atomicity under concurrency.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+use common::*;
+
+fn e(s: &str) -> V {
+    V::E(s.into())
+}
+
+#[test]
+fn multi_exec_discard_errors() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["EXEC"]), e("ERR EXEC without MULTI"));
+    assert_eq!(c.cmd(&["DISCARD"]), e("ERR DISCARD without MULTI"));
+    assert_eq!(c.cmd(&["MULTI"]), V::ok());
+    assert_eq!(c.cmd(&["MULTI"]), e("ERR MULTI calls can not be nested"));
+    assert_eq!(c.cmd(&["SET", "a", "1"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["INCR", "a"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["HSET", "a", "f", "v"]), V::S("QUEUED".into()));
+    assert_eq!(c.cmd(&["GET", "a"]), V::S("QUEUED".into()));
+    assert_eq!(
+        c.cmd(&["WATCH", "a"]),
+        e("ERR WATCH inside MULTI is not allowed")
+    );
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        V::A(vec![
+            V::ok(),
+            V::I(2),
+            e("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            V::b("2"),
+        ])
+    );
+    // A bad command while queueing aborts the whole transaction.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "a", "3"]);
+    assert_eq!(
+        c.cmd(&["GET"]),
+        e("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        e("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(c.cmd(&["GET", "a"]), V::b("2"));
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "a", "4"]);
+    assert_eq!(c.cmd(&["DISCARD"]), V::ok());
+    assert_eq!(c.cmd(&["GET", "a"]), V::b("2"));
+    // SELECT inside MULTI applies to the commands after it, and stays.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SELECT", "2"]);
+    c.cmd(&["SET", "in2", "x"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::A(vec![V::ok(), V::ok()]));
+    assert_eq!(c.cmd(&["GET", "in2"]), V::b("x"));
+    c.cmd(&["SELECT", "0"]);
+    assert_eq!(c.cmd(&["GET", "in2"]), V::Nil);
+}
+
+#[test]
+fn exec_reads_its_own_writes() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    c.cmd(&["MSET", "b", "1", "d", "2"]);
+    c.cmd(&["HSET", "h", "old", "x"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["DEL", "b"]);
+    c.cmd(&["SET", "c", "3"]);
+    c.cmd(&["DEL", "h"]);
+    c.cmd(&["HSET", "h", "new", "y"]);
+    c.cmd(&["KEYS", "*"]);
+    c.cmd(&["DBSIZE"]);
+    c.cmd(&["HGETALL", "h"]);
+    c.cmd(&["SCAN", "0", "COUNT", "100"]);
+    c.cmd(&["FLUSHDB"]);
+    c.cmd(&["SET", "z", "after"]);
+    c.cmd(&["KEYS", "*"]);
+    let r = c.cmd(&["EXEC"]).items();
+    assert_eq!(r[5], V::arr(&["a", "c", "d", "h"]));
+    assert_eq!(r[6], V::I(4));
+    assert_eq!(r[7], V::arr(&["new", "y"]));
+    assert_eq!(r[8].items()[1], V::arr(&["a", "c", "d", "h"]));
+    assert_eq!(r[11], V::arr(&["z"]));
+    assert_eq!(c.cmd(&["KEYS", "*"]), V::arr(&["z"]));
+    assert_eq!(c.cmd(&["HGETALL", "h"]), V::A(vec![]));
+}
+
+#[test]
+fn watch_aborts_when_another_client_writes() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let mut other = s.conn();
+    c.cmd(&["SET", "balance", "100"]);
+    assert_eq!(c.cmd(&["WATCH", "balance"]), V::ok());
+    assert_eq!(other.cmd(&["INCRBY", "balance", "5"]), V::I(105));
+    c.cmd(&["MULTI"]);
+    c.cmd(&["DECRBY", "balance", "10"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::NilA);
+    assert_eq!(c.cmd(&["GET", "balance"]), V::b("105"));
+    // Unchanged watched key: EXEC runs. A write that changes nothing does not count.
+    c.cmd(&["WATCH", "balance", "other"]);
+    assert_eq!(other.cmd(&["SET", "balance", "1", "NX"]), V::Nil);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["DECRBY", "balance", "10"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::A(vec![V::I(95)]));
+    // UNWATCH forgets; FLUSHDB touches existing watched keys.
+    c.cmd(&["WATCH", "balance"]);
+    c.cmd(&["UNWATCH"]);
+    other.cmd(&["SET", "balance", "0"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["GET", "balance"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::A(vec![V::b("0")]));
+    c.cmd(&["WATCH", "balance"]);
+    other.cmd(&["FLUSHDB"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["GET", "balance"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::NilA);
+    // Deleting a watched hash through another DB's client does not touch DB 0.
+    c.cmd(&["WATCH", "h"]);
+    other.cmd(&["SELECT", "1"]);
+    other.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["HSET", "h", "g", "w"]);
+    assert_eq!(c.cmd(&["EXEC"]), V::A(vec![V::I(1)]));
+}
+
+#[test]
+fn concurrent_commands_are_atomic() {
+    let s = TestServer::start();
+    let threads = 8;
+    let per = 200;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let addr = s.addr;
+            scope.spawn(move || {
+                let mut c = Conn::connect(addr);
+                for i in 0..per {
+                    assert!(matches!(c.cmd(&["INCR", "plain"]), V::I(_)));
+                    assert!(matches!(c.cmd(&["HINCRBY", "h", "n", "1"]), V::I(_)));
+                    c.cmd(&["APPEND", "log", "x"]);
+                    // Optimistic increment with WATCH, retried until it commits.
+                    loop {
+                        c.cmd(&["WATCH", "w"]);
+                        let cur = match c.cmd(&["GET", "w"]) {
+                            V::B(b) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+                            _ => 0,
+                        };
+                        c.cmd(&["MULTI"]);
+                        c.cmd(&["SET", "w", &(cur + 1).to_string()]);
+                        c.cmd(&["SET", &format!("t{t}:{i}"), "done"]);
+                        if c.cmd(&["EXEC"]) != V::NilA {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let mut c = s.conn();
+    let total = (threads * per) as i64;
+    assert_eq!(c.cmd(&["GET", "plain"]), V::b(&total.to_string()));
+    assert_eq!(c.cmd(&["HGET", "h", "n"]), V::b(&total.to_string()));
+    assert_eq!(c.cmd(&["STRLEN", "log"]), V::I(total));
+    assert_eq!(c.cmd(&["GET", "w"]), V::b(&total.to_string()));
+    assert_eq!(c.cmd(&["DBSIZE"]), V::I(total + 4));
+}

@@ -3,6 +3,8 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use shale_memcache::MemcacheConfig;
+use shale_resp::RedisConfig;
 use shale_riak::RiakConfig;
 use shale_server::{Limits, SyncPolicy};
 use shaledb::{Compression, Options};
@@ -17,6 +19,10 @@ pub struct ServeConfig {
     pub engine: EngineSection,
     /// Limits on clients and requests, shared by every front end.
     pub limits: Limits,
+    /// The Redis front end (docs/redis.md).
+    pub redis: RedisConfig,
+    /// The memcached front end (docs/memcached.md).
+    pub memcache: MemcacheConfig,
     /// The Riak KV HTTP API (docs/riak.md).
     pub riak: RiakConfig,
 }
@@ -47,7 +53,7 @@ impl Default for ServerSection {
 }
 
 /// The protocols `shale serve` knows.
-pub const PROTOCOLS: [&str; 1] = ["riak"];
+pub const PROTOCOLS: [&str; 3] = ["redis", "memcache", "riak"];
 
 /// `[engine]`: the engine options a server operator tunes.
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +136,8 @@ impl ServeConfig {
             }
         }
         self.limits.validate().map_err(|e| format!("limits: {e}"))?;
+        self.redis.validate()?;
+        self.memcache.validate()?;
         self.riak.validate()
     }
 }

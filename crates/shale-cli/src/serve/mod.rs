@@ -1,4 +1,5 @@
-//! `shale serve`: the network front ends over one data directory.
+//! `shale serve`: the network front ends (Redis, memcached, Riak HTTP) over one data
+//! directory.
 //!
 //! Opens the Db, binds every configured front end (a bind failure is reported
 //! before anything is served), prints one `listening` line per bound address,
@@ -34,6 +35,12 @@ pub struct ServeArgs {
     /// Admin HTTP address serving /metrics and /health (off unless set).
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<String>,
+    /// Redis address (default 127.0.0.1:6379).
+    #[arg(long, value_name = "ADDR")]
+    pub redis: Option<String>,
+    /// memcached address (default 127.0.0.1:11211).
+    #[arg(long, value_name = "ADDR")]
+    pub memcache: Option<String>,
     /// Riak HTTP API address (default 127.0.0.1:8098).
     #[arg(long, value_name = "ADDR")]
     pub riak: Option<String>,
@@ -62,6 +69,12 @@ pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCod
     }
     if let Some(a) = args.admin {
         cfg.server.admin = Some(a);
+    }
+    if let Some(a) = args.redis {
+        cfg.redis.addr = a;
+    }
+    if let Some(a) = args.memcache {
+        cfg.memcache.addr = a;
     }
     if let Some(a) = args.riak {
         cfg.riak.addr = a;
@@ -98,6 +111,18 @@ pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCod
 async fn serve(ctx: Context, cfg: &ServeConfig) -> Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let enabled = |p: &str| cfg.server.protocols.iter().any(|q| q == p);
+    if enabled("redis") {
+        let listener = bind("redis", &cfg.redis.addr).await?;
+        tasks.spawn(shale_resp::serve(listener, ctx.clone(), cfg.redis.clone()));
+    }
+    if enabled("memcache") {
+        let listener = bind("memcache", &cfg.memcache.addr).await?;
+        tasks.spawn(shale_memcache::serve(
+            listener,
+            ctx.clone(),
+            cfg.memcache.clone(),
+        ));
+    }
     if enabled("riak") {
         let listener = bind("riak", &cfg.riak.addr).await?;
         tasks.spawn(shale_riak::serve(listener, ctx.clone(), cfg.riak.clone()));

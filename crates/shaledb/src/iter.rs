@@ -14,13 +14,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use shale_core::iter::BoxedIterator;
 use shale_core::key::{self, TRAILER_LEN, parse_internal_key};
-use shale_core::{
-    FragmentedTombstones, InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind,
-};
+use shale_core::{InternalIterator, LookupKey, MAX_SEQNO, MergingIterator, SeqNo, ValueKind};
 
 use crate::keyspace::Ks;
 use crate::snapshot::Snapshot;
 use crate::super_version::SuperVersion;
+use crate::tombstone_view::TombstoneView;
 use crate::{Error, Result};
 
 /// The user-key bounds of a scan.
@@ -100,7 +99,7 @@ pub struct DbIterator {
     /// TTL expiry is judged at this time for the whole scan.
     now_ms: u64,
     /// The range tombstones this scan honours (`None`: there are none).
-    tombstones: Option<Arc<FragmentedTombstones>>,
+    tombstones: Option<TombstoneView>,
     /// Why the tombstones could not be read, reported by the first step.
     setup_error: Option<Error>,
 }

@@ -85,6 +85,7 @@ mod stall;
 mod stats;
 mod super_version;
 mod table_cache;
+mod tombstone_view;
 mod transaction;
 mod write_queue;
 

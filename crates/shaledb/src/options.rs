@@ -104,6 +104,11 @@ pub struct Options {
     /// otherwise keep every WAL alive. 0 (default): four times the memtable memory
     /// (`write_buffer_size * max_write_buffer_number * 4`).
     pub max_total_wal_size: u64,
+    /// Range tombstones in one memtable beyond which it is frozen and flushed, like a
+    /// full one (RocksDB's `memtable_max_range_deletions`): a read fragments the
+    /// active memtable's tombstones again after each new one, so an unbounded number
+    /// would make reads between range deletes ever slower. 0: no limit.
+    pub memtable_max_range_deletions: usize,
 }
 
 impl Default for Options {
@@ -133,6 +138,7 @@ impl Default for Options {
             block_cache_size: 64 * MIB,
             memory_budget: None,
             max_manifest_size: 64 * MIB,
+            memtable_max_range_deletions: 1000,
             paranoid_checks: false,
             clock: Arc::new(SystemClock),
             default_ttl: None,

@@ -71,7 +71,9 @@ impl DbInner {
             let mut worst: Option<f64> = None;
             for ks in kss {
                 let sv = ks.super_version();
-                let full = sv.mem.approximate_memory_usage() >= self.write_buffer_size(ks);
+                let max_dels = self.opts.memtable_max_range_deletions;
+                let full = sv.mem.approximate_memory_usage() >= self.write_buffer_size(ks)
+                    || (max_dels > 0 && sv.mem.num_range_tombstones() >= max_dels);
                 if full && sv.imm.len() + 1 < self.opts.max_write_buffer_number {
                     self.rotate_memtables(std::slice::from_ref(ks))?;
                     continue 'outer;

@@ -11,6 +11,7 @@ use shale_memtable::MemTable;
 use crate::Result;
 use crate::level_iter::LevelIterator;
 use crate::table_cache::TableCache;
+use crate::tombstone_view::TombstoneView;
 
 /// A frozen memtable waiting to be flushed, with the WAL that holds its data.
 #[derive(Debug)]
@@ -54,10 +55,7 @@ impl SuperVersion {
     /// Every range tombstone a reader of this super version must honour — the
     /// frozen sources' (computed once) and the active memtable's as of now — or
     /// `None` when there is none (the common case, at the cost of one atomic load).
-    pub(crate) fn range_tombstones(
-        &self,
-        tables: &TableCache,
-    ) -> Result<Option<Arc<FragmentedTombstones>>> {
+    pub(crate) fn range_tombstones(&self, tables: &TableCache) -> Result<Option<TombstoneView>> {
         let frozen = match self.frozen_tombstones.get() {
             Some(f) => Arc::clone(f),
             None => {
@@ -72,7 +70,8 @@ impl SuperVersion {
                 Arc::clone(self.frozen_tombstones.get_or_init(|| merged))
             }
         };
-        Ok(crate::range_del_filter::union(
+        // Side by side, not merged: see `TombstoneView`.
+        Ok(TombstoneView::of(
             self.mem.range_tombstones().into_iter().chain([frozen]),
         ))
     }

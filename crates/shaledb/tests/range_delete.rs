@@ -272,3 +272,61 @@ fn range_deletes_in_keyspaces_and_checkpoints() {
     assert_eq!(cp.keyspace("items").unwrap().iter().count(), 100);
     assert_eq!(cp.iter().count(), 1_000);
 }
+
+#[test]
+fn many_range_deletes_rotate_the_memtable() {
+    let fs = MemFs::new();
+    let opts = Options {
+        write_buffer_size: 64 << 20, // never full by size here
+        memtable_max_range_deletions: 10,
+        ..Options::with_fs(Arc::new(fs.clone()))
+    };
+    let db = Db::open("/db", opts.clone()).unwrap();
+    fill(&db, 0..100, "v");
+    for i in 0..35 {
+        db.delete_range(key(i)..key(i + 1)).unwrap();
+        assert_eq!(db.get(key(i)).unwrap(), None);
+        assert!(db.get(key(i + 1)).unwrap().is_some());
+    }
+    db.wait_for_compactions().unwrap();
+    let s = db.stats();
+    assert!(
+        s.flushes >= 3,
+        "every 10 range deletes freeze the memtable: {s}"
+    );
+    assert_eq!(db.iter().count(), 65);
+    drop(db);
+    let db = Db::open("/db", opts).unwrap();
+    assert_eq!(db.iter().count(), 65);
+    assert_eq!(db.range(key(0)..key(35)).count(), 0);
+}
+
+/// Reads between range deletes: `SHALE_RANGE_DEL_TIMING=1` prints how long N
+/// alternating (range delete, get) pairs take for growing N — a long form, not a
+/// timed assertion; the short form checks the results.
+#[test]
+fn reads_between_many_range_deletes() {
+    let rounds: &[u64] = if std::env::var("SHALE_RANGE_DEL_TIMING").is_ok_and(|v| v == "1") {
+        &[2_000, 8_000, 32_000]
+    } else {
+        &[300]
+    };
+    for &n in rounds {
+        let fs = MemFs::new();
+        let db = Db::open("/db", Options::with_fs(Arc::new(fs.clone()))).unwrap();
+        db.put("live", "1").unwrap();
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            let lo = format!("h{i:08}:");
+            let hi = format!("h{i:08};");
+            db.delete_range(lo.as_bytes()..hi.as_bytes()).unwrap();
+            assert_eq!(db.get("live").unwrap().as_deref(), Some(&b"1"[..]));
+        }
+        eprintln!(
+            "{n} x (range delete + get): {:?} ({} flushes)",
+            start.elapsed(),
+            db.stats().flushes
+        );
+        assert_eq!(db.iter().count(), 1);
+    }
+}

@@ -115,6 +115,21 @@ mod tests {
     }
 
     #[test]
+    fn documented_examples() {
+        // docs/format/dynamo.md shows these bytes.
+        assert_eq!(n("0"), [0x02]);
+        assert_eq!(n("1"), [0x03, 0x80, 0x01, 0x02, 0x00]);
+        assert_eq!(n("1.5"), [0x03, 0x80, 0x01, 0x02, 0x06, 0x00]);
+        assert_eq!(n("10"), [0x03, 0x80, 0x02, 0x02, 0x00]);
+        assert_eq!(n("0.05"), [0x03, 0x7F, 0xFF, 0x06, 0x00]);
+        assert_eq!(n("-1"), [0x01, 0x7F, 0xFE, 0xFD, 0xFF]);
+        assert_eq!(n("-1.5"), [0x01, 0x7F, 0xFE, 0xFD, 0xF9, 0xFF]);
+        let mut v = Vec::new();
+        encode_value(&mut v, &AttributeValue::S("a\0b".into()));
+        assert_eq!(v, [0x61, 0x00, 0xFF, 0x62, 0x00, 0x01]);
+    }
+
+    #[test]
     fn strings_with_zero_bytes_sort() {
         let s = |b: &[u8]| {
             let mut v = Vec::new();

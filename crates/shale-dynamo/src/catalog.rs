@@ -83,7 +83,7 @@ impl TableMeta {
             if v.type_name() != ka.ty {
                 return Err(schema());
             }
-            check_key_value(&ka.name, v)?;
+            check_key_value(&ka.name, v, self.is_sort(ka))?;
         }
         self.engine_key(key)
     }
@@ -106,9 +106,13 @@ impl TableMeta {
                     v.type_name()
                 )));
             }
-            check_key_value(&ka.name, v)?;
+            check_key_value(&ka.name, v, self.is_sort(ka))?;
         }
         self.engine_key(item)
+    }
+
+    fn is_sort(&self, ka: &KeyAttr) -> bool {
+        self.range.as_ref().is_some_and(|r| r.name == ka.name)
     }
 
     fn engine_key(&self, item: &Item) -> DynResult<Vec<u8>> {
@@ -133,7 +137,7 @@ impl TableMeta {
 }
 
 /// Key values: no empty strings or binaries, partition keys ≤ 2048 bytes, sort keys ≤ 1024.
-fn check_key_value(name: &str, v: &AttributeValue) -> DynResult<()> {
+fn check_key_value(name: &str, v: &AttributeValue, sort: bool) -> DynResult<()> {
     let len = match v {
         AttributeValue::S(s) => s.len(),
         AttributeValue::B(b) => b.len(),
@@ -149,9 +153,14 @@ fn check_key_value(name: &str, v: &AttributeValue) -> DynResult<()> {
             }
         )));
     }
-    if len > 2048 {
+    if !sort && len > 2048 {
         return Err(DynError::validation(
-            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of 2048 bytes",
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if sort && len > 1024 {
+        return Err(DynError::validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
         ));
     }
     Ok(())

@@ -134,6 +134,10 @@ async fn conditional_put_and_delete() {
         .await;
     assert_eq!(name, "ConditionalCheckFailedException");
     assert_eq!(msg, "The conditional request failed");
+    let mut with_old = put("attribute_not_exists(id) AND v = :v", 2);
+    with_old["ReturnValuesOnConditionCheckFailure"] = json!("ALL_OLD");
+    let (_, _, body) = s.err("PutItem", with_old).await;
+    assert_eq!(body["Item"], json!({"id": {"S": "c"}, "v": {"N": "1"}}));
     s.ok("PutItem", put("v = :v", 3)).await;
     let v = s
         .ok(

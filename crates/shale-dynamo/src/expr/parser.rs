@@ -339,7 +339,13 @@ struct Parser<'a> {
     pos: usize,
     kind: &'static str,
     ph: &'a mut Placeholders,
+    depth: usize,
 }
+
+/// Longest expression DynamoDB accepts (4 KB).
+const MAX_EXPRESSION_BYTES: usize = 4096;
+/// Deepest nesting of parentheses, `NOT`s and functions the parser follows.
+const MAX_NESTING: usize = 64;
 
 const COND_FUNCS: [&str; 5] = [
     "attribute_exists",
@@ -351,6 +357,12 @@ const COND_FUNCS: [&str; 5] = [
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, kind: &'static str, ph: &'a mut Placeholders) -> DynResult<Self> {
+        if src.len() > MAX_EXPRESSION_BYTES {
+            return Err(DynError::validation(format!(
+                "Invalid {kind}: Expression size has exceeded the maximum allowed size; expression size: {}",
+                src.len()
+            )));
+        }
         let toks = lex(src).map_err(|(t, at)| {
             DynError::validation(format!(
                 "Invalid {kind}: Syntax error; token: \"{t}\", near: \"{}\"",
@@ -363,7 +375,20 @@ impl<'a> Parser<'a> {
             pos: 0,
             kind,
             ph,
+            depth: 0,
         })
+    }
+
+    /// Enters one level of nesting; deep nesting is refused rather than recursed.
+    fn enter(&mut self) -> DynResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(DynError::validation(format!(
+                "Invalid {}: The expression is nested too deeply",
+                self.kind
+            )));
+        }
+        Ok(())
     }
 
     fn peek(&self) -> Option<&Tok> {
@@ -447,10 +472,14 @@ impl<'a> Parser<'a> {
     }
 
     fn not(&mut self) -> DynResult<Cond> {
-        if self.eat_kw("NOT") {
-            return Ok(Cond::Not(Box::new(self.not()?)));
-        }
-        self.primary()
+        self.enter()?;
+        let r = if self.eat_kw("NOT") {
+            self.not().map(|c| Cond::Not(Box::new(c)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        r
     }
 
     fn primary(&mut self) -> DynResult<Cond> {
@@ -599,6 +628,13 @@ impl<'a> Parser<'a> {
     }
 
     fn set_operand(&mut self) -> DynResult<SetOperand> {
+        self.enter()?;
+        let r = self.set_operand_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn set_operand_inner(&mut self) -> DynResult<SetOperand> {
         match self.peek() {
             Some(Tok::Value(_)) => Ok(SetOperand::Value(self.value()?)),
             Some(Tok::Ident(f)) if self.peek2() == Some(&Tok::Sym("(")) => {
@@ -752,6 +788,25 @@ mod tests {
             e.message,
             "Value provided in ExpressionAttributeValues unused in expressions: keys: {:s}"
         );
+    }
+
+    #[test]
+    fn deep_nesting_and_long_expressions_are_refused() {
+        let mut p = ph();
+        let deep = format!("{}#n = :v{}", "(".repeat(1000), ")".repeat(1000));
+        let e = parse_condition(&deep, "ConditionExpression", &mut p).unwrap_err();
+        assert!(
+            e.message.contains("Expression size") || e.message.contains("nested"),
+            "{}",
+            e.message
+        );
+        let deep = format!("{}#n = :v{}", "(".repeat(500), ")".repeat(500));
+        let e = parse_condition(&deep, "ConditionExpression", &mut p).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
+        let nots = format!("{}#n = :v", "NOT ".repeat(500));
+        assert!(parse_condition(&nots, "ConditionExpression", &mut p).is_err());
+        let ok = format!("{}#n = :v{}", "(".repeat(20), ")".repeat(20));
+        parse_condition(&ok, "ConditionExpression", &mut p).unwrap();
     }
 
     #[test]

@@ -143,13 +143,22 @@ fn return_values<'a>(b: &'a Value, allowed: &[&str]) -> DynResult<&'a str> {
     Ok(rv)
 }
 
-/// Runs one conditional write; returns the old and new items.
-fn run(st: &State, w: &Write) -> DynResult<(Option<Item>, Option<Item>)> {
+/// Runs one conditional write; returns the old and new items. With
+/// `ReturnValuesOnConditionCheckFailure: ALL_OLD` a failed condition's error
+/// carries the item.
+fn run(st: &State, b: &Value, w: &Write) -> DynResult<(Option<Item>, Option<Item>)> {
+    let want_old = opt_str(b, "ReturnValuesOnConditionCheckFailure")? == Some("ALL_OLD");
     let now = now_ms(&st.ctx.db)?;
     with_retry(st, |tx| {
         let old = tx_get(tx, &w.table, &w.key, now)?;
         match w.evaluate(old.as_ref())? {
-            Outcome::Failed => Err(DynError::conditional()),
+            Outcome::Failed => {
+                let mut e = DynError::conditional();
+                if let (true, Some(o)) = (want_old, &old) {
+                    e.extra.insert("Item".into(), item_to_json(o));
+                }
+                Err(e)
+            }
             Outcome::Keep => Ok((old.clone(), old)),
             Outcome::Store(new) => {
                 tx_put(tx, &w.table, &w.key, new.as_ref())?;
@@ -173,7 +182,7 @@ pub fn put(st: &State, b: &Value) -> DynResult<Value> {
     let rv = return_values(b, &["NONE", "ALL_OLD"])?;
     let (w, ph) = Write::parse(st, b, "Put")?;
     ph.check_unused()?;
-    let (old, _) = run(st, &w)?;
+    let (old, _) = run(st, b, &w)?;
     Ok(respond(b, &w, old.as_ref().filter(|_| rv == "ALL_OLD")))
 }
 
@@ -182,7 +191,7 @@ pub fn delete(st: &State, b: &Value) -> DynResult<Value> {
     let rv = return_values(b, &["NONE", "ALL_OLD"])?;
     let (w, ph) = Write::parse(st, b, "Delete")?;
     ph.check_unused()?;
-    let (old, _) = run(st, &w)?;
+    let (old, _) = run(st, b, &w)?;
     Ok(respond(b, &w, old.as_ref().filter(|_| rv == "ALL_OLD")))
 }
 
@@ -194,7 +203,7 @@ pub fn update(st: &State, b: &Value) -> DynResult<Value> {
     )?;
     let (w, ph) = Write::parse(st, b, "Update")?;
     ph.check_unused()?;
-    let (old, new) = run(st, &w)?;
+    let (old, new) = run(st, b, &w)?;
     let paths: Vec<Path> = match &w.change {
         Change::Update(a) => a.iter().map(|a| a.path().clone()).collect(),
         _ => Vec::new(),

@@ -39,17 +39,45 @@ pub fn router(ctx: Context, config: DynamoConfig) -> Router {
         .with_state(st)
 }
 
-/// Serves DynamoDB requests on `listener` until the context's shutdown fires.
+/// What a connection beyond `max_clients` is sent before it is closed.
+const REJECT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 101\r\nconnection: close\r\n\r\n{\"__type\":\"com.amazonaws.dynamodb.v20120810#LimitExceededException\",\"message\":\"Too many connections\"}";
+
+/// Serves DynamoDB requests on `listener` until the context's shutdown fires, then
+/// lets in-flight requests finish. Connections go through the shared accept loop,
+/// so they count against `max_clients` and show in the client registry as `dynamo`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Context,
     config: DynamoConfig,
 ) -> std::io::Result<()> {
-    let shutdown = ctx.shutdown.clone();
-    let app = router(ctx, config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+    let app = router(ctx.clone(), config);
+    shale_server::serve_connections(
+        listener,
+        ctx,
+        "dynamo",
+        REJECT,
+        move |stream, guard, ctx| {
+            let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+            async move {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "dynamo: connection ended");
+                        }
+                    }
+                    _ = ctx.shutdown.wait() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+                drop(guard);
+            }
+        },
+    )
+    .await
 }
 
 async fn health(Extract(st): Extract<SharedState>, headers: HeaderMap) -> impl IntoResponse {

@@ -202,3 +202,71 @@ async fn serve_over_tcp_until_shutdown() {
     s.ctx.shutdown.trigger();
     server.await.unwrap().unwrap();
 }
+
+/// Reads one HTTP response (headers and a Content-Length body) from a kept-alive connection.
+async fn read_response(c: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = c.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "connection closed early: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_registered_limited_and_drained() {
+    let s = TestServer::with_limits(Limits {
+        max_clients: 1,
+        ..Limits::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(shale_dynamo::serve(
+        listener,
+        s.ctx.clone(),
+        shale_dynamo::DynamoConfig::default(),
+    ));
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    a.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let out = read_response(&mut a).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert_eq!(s.ctx.clients.connected(Some("dynamo")), 1);
+
+    // A second client is over the limit.
+    let mut b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut out = String::new();
+    b.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+    assert!(out.contains("LimitExceededException"));
+    let body = out.split("\r\n\r\n").nth(1).unwrap();
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["message"], "Too many connections");
+
+    // Shutdown closes the idle kept-alive connection and serve returns.
+    s.ctx.shutdown.trigger();
+    server.await.unwrap().unwrap();
+    let mut rest = Vec::new();
+    a.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(s.ctx.clients.connected(Some("dynamo")), 0);
+}

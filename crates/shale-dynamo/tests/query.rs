@@ -214,6 +214,17 @@ async fn key_condition_errors() {
             "BETWEEN operator requires upper bound",
         ),
     ];
+    let (_, msg, _) = s
+        .err(
+            "Query",
+            json!({"TableName": "kctab", "KeyConditionExpression": "p = :p", "FilterExpression": "n > :n",
+                   "ExpressionAttributeValues": {":p": {"S": "a"}, ":n": {"N": "1"}}}),
+        )
+        .await;
+    assert_eq!(
+        msg,
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: n"
+    );
     for (kc, vals, want) in cases {
         let (name, msg, _) = s
             .err("Query", json!({"TableName": "kctab", "KeyConditionExpression": kc, "ExpressionAttributeValues": vals}))
@@ -360,12 +371,12 @@ async fn filter_and_projection_on_query() {
     let v = s
         .ok(
             "Query",
-            json!({"TableName": "fqtab", "KeyConditionExpression": "p = :p", "FilterExpression": "contains(tag, :x) AND s > :five",
+            json!({"TableName": "fqtab", "KeyConditionExpression": "p = :p AND s > :five", "FilterExpression": "contains(tag, :x)",
                    "ProjectionExpression": "#nm", "ExpressionAttributeNames": {"#nm": "name"},
                    "ExpressionAttributeValues": {":p": {"S": "k"}, ":x": {"S": "x"}, ":five": {"N": "5"}}}),
         )
         .await;
     assert_eq!(v["Count"], 5);
-    assert_eq!(v["ScannedCount"], 20);
+    assert_eq!(v["ScannedCount"], 14);
     assert_eq!(v["Items"][0], json!({"name": {"S": "n6"}}));
 }

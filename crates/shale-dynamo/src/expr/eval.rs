@@ -94,6 +94,44 @@ fn eval_item(item: &Item, cond: &Cond) -> bool {
     }
 }
 
+/// Every document path `cond` reads.
+pub fn cond_paths(cond: &Cond) -> Vec<&Path> {
+    fn op<'a>(o: &'a Operand, out: &mut Vec<&'a Path>) {
+        match o {
+            Operand::Path(p) | Operand::Size(p) => out.push(p),
+            Operand::Value(_) => {}
+        }
+    }
+    fn walk<'a>(c: &'a Cond, out: &mut Vec<&'a Path>) {
+        match c {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Cond::Not(a) => walk(a, out),
+            Cond::Exists(p) | Cond::NotExists(p) | Cond::Type(p, _) => out.push(p),
+            Cond::Cmp(a, _, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) => {
+                op(a, out);
+                op(b, out);
+            }
+            Cond::Between(a, b, c) => {
+                op(a, out);
+                op(b, out);
+                op(c, out);
+            }
+            Cond::In(a, list) => {
+                op(a, out);
+                for o in list {
+                    op(o, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(cond, &mut out);
+    out
+}
+
 /// `a <op> b` by DynamoDB's rules: `=`/`<>` for any types, ordering only between
 /// two `N`, two `S` or two `B`.
 pub fn compare(a: &AttributeValue, op: CmpOp, b: &AttributeValue) -> bool {

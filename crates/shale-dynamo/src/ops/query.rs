@@ -175,6 +175,17 @@ pub fn query(st: &State, b: &Value) -> DynResult<Value> {
     let kc = parse_condition(kc, "KeyConditionExpression", &mut ph)?;
     let p = params(b, &t, &mut ph)?;
     ph.check_unused()?;
+    if let Some(f) = &p.filter {
+        for path in eval::cond_paths(f) {
+            if let Some(PathElem::Name(n)) = path.first()
+                && t.meta.key_attrs().any(|k| &k.name == n)
+            {
+                return Err(DynError::validation(format!(
+                    "Filter Expression can only contain non-primary key attributes: Primary key attribute: {n}"
+                )));
+            }
+        }
+    }
     let (mut lo, mut hi) = key_range(&t.meta, &kc)?;
     let forward = opt_bool(b, "ScanIndexForward")?.unwrap_or(true);
     if let Some(k) = &p.start {

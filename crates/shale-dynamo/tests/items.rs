@@ -192,6 +192,10 @@ async fn expression_errors() {
             "An expression attribute value used in expression is not defined; attribute value: :x",
         ),
         (
+            json!({"ExpressionAttributeValues": {":v": {"N": "1"}}}),
+            "ExpressionAttributeValues can only be specified when using expressions",
+        ),
+        (
             json!({"ConditionExpression": "foo(a)"}),
             "Invalid function name; function: foo",
         ),

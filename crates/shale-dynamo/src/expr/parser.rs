@@ -145,6 +145,7 @@ pub struct Placeholders {
     values: BTreeMap<String, AttributeValue>,
     used_names: BTreeSet<String>,
     used_values: BTreeSet<String>,
+    expressions: usize,
 }
 
 impl Placeholders {
@@ -202,6 +203,18 @@ impl Placeholders {
 
     /// Fails if a name or value was given that no expression used.
     pub fn check_unused(&self) -> DynResult<()> {
+        if self.expressions == 0 {
+            if !self.values.is_empty() {
+                return Err(DynError::validation(
+                    "ExpressionAttributeValues can only be specified when using expressions",
+                ));
+            }
+            if !self.names.is_empty() {
+                return Err(DynError::validation(
+                    "ExpressionAttributeNames can only be specified when using expressions",
+                ));
+            }
+        }
         let unused_v: Vec<String> = self
             .values
             .keys()
@@ -363,6 +376,7 @@ impl<'a> Parser<'a> {
                 src.len()
             )));
         }
+        ph.expressions += 1;
         let toks = lex(src).map_err(|(t, at)| {
             DynError::validation(format!(
                 "Invalid {kind}: Syntax error; token: \"{t}\", near: \"{}\"",

@@ -80,11 +80,7 @@ pub fn apply(item: &mut Item, actions: &[UpdateAction]) -> DynResult<()> {
                     (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => {
                         minus(a, b).map(AttributeValue::Bs)
                     }
-                    (
-                        _,
-                        v @ (AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_)),
-                    ) => {
-                        let _ = v;
+                    (_, AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_)) => {
                         return Err(bad_type());
                     }
                     (_, v) => {

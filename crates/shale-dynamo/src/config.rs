@@ -61,18 +61,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_validates() {
-        let c: DynamoConfig = toml_like();
+    fn parses_toml_and_validates() {
+        let c: DynamoConfig = toml::from_str(
+            "addr = \"127.0.0.1:9000\"\ncredentials = [{ access_key_id = \"a\", secret_access_key = \"b\" }]\n",
+        )
+        .unwrap();
         assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.credentials.len(), 1);
         assert!(c.validate().is_ok());
+        assert!(toml::from_str::<DynamoConfig>("port = 1").is_err());
+        let d: DynamoConfig = toml::from_str("").unwrap();
+        assert_eq!(d, DynamoConfig::default());
         let bad = DynamoConfig {
             region: String::new(),
             ..DynamoConfig::default()
         };
         assert!(bad.validate().is_err());
-    }
-
-    fn toml_like() -> DynamoConfig {
-        serde_json::from_str(r#"{"addr": "127.0.0.1:9000", "credentials": [{"access_key_id": "a", "secret_access_key": "b"}]}"#).unwrap()
+        let bad = DynamoConfig {
+            addr: "nowhere".into(),
+            ..DynamoConfig::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

@@ -59,8 +59,14 @@ pub async fn serve(
         move |stream, guard, ctx| {
             let svc = hyper_util::service::TowerToHyperService::new(app.clone());
             async move {
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                if let Some(idle) = ctx.limits.idle_timeout() {
+                    // A client that sends no (complete) request header for this long is dropped.
+                    builder
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(idle);
+                }
+                let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
                 tokio::pin!(conn);
                 tokio::select! {
                     r = conn.as_mut() => {

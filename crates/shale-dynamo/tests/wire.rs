@@ -270,3 +270,33 @@ async fn connections_are_registered_limited_and_drained() {
     a.read_to_end(&mut rest).await.unwrap();
     assert_eq!(s.ctx.clients.connected(Some("dynamo")), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let s = TestServer::with_limits(Limits {
+        idle_timeout_secs: 1,
+        ..Limits::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(shale_dynamo::serve(
+        listener,
+        s.ctx.clone(),
+        shale_dynamo::DynamoConfig::default(),
+    ));
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    a.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let out = read_response(&mut a).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    // Then silence: the server closes the connection (the read ends) by itself.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed =
+        tokio::time::timeout(std::time::Duration::from_secs(20), a.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "connection not closed by the idle timeout");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    s.ctx.shutdown.trigger();
+    server.await.unwrap().unwrap();
+}

@@ -24,7 +24,7 @@ if ((${#need[@]})); then
     $sudo rm -f /usr/sbin/policy-rc.d
 fi
 
-if ! python3 -c "import redis, pymemcache, requests" >/dev/null 2>&1; then
+if ! python3 -c "import redis, pymemcache, requests, boto3" >/dev/null 2>&1; then
     echo "installing Python test clients (pip)" >&2
     python3 -m pip install -q --disable-pip-version-check -r scripts/test-requirements.txt
 fi

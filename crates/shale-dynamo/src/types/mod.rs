@@ -1,0 +1,4 @@
+//! DynamoDB data types.
+
+pub mod number;
+pub mod value;

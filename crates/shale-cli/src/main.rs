@@ -138,8 +138,8 @@ enum Command {
     },
     /// Write and read sample data in the data directory: a first look at ShaleDB.
     Demo,
-    /// Serve the data directory over the Redis, memcached and Riak HTTP protocols
-    /// until SIGINT/SIGTERM (see docs/serve.md).
+    /// Serve the data directory over the Redis, memcached, DynamoDB and Riak HTTP
+    /// protocols until SIGINT/SIGTERM (see docs/serve.md).
     Serve(serve::ServeArgs),
 }
 

@@ -130,3 +130,43 @@ fn riak_objects_survive_kill_9() {
     }
     assert_eq!(http_get(riak, "/buckets/users/keys/nobody").0, 404);
 }
+
+#[test]
+fn dynamo_tables_and_items_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--protocols", "dynamo", "--dynamo", "127.0.0.1:0"];
+    let call = |addr, op: &str, body: &str| {
+        let target = format!("X-Amz-Target: DynamoDB_20120810.{op}");
+        http(
+            addr,
+            "POST",
+            "/",
+            &[&target, "Content-Type: application/x-amz-json-1.0"],
+            body,
+        )
+    };
+    let server = Server::start(dir.path(), &args);
+    let dynamo = server.addr("dynamo");
+    let (status, body) = call(
+        dynamo,
+        "CreateTable",
+        r#"{"TableName":"users","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],
+            "AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],
+            "BillingMode":"PAY_PER_REQUEST"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    for i in 0..20 {
+        let item =
+            format!(r#"{{"TableName":"users","Item":{{"id":{{"S":"u{i}"}},"n":{{"N":"{i}"}}}}}}"#);
+        assert_eq!(call(dynamo, "PutItem", &item), (200, "{}".to_string()));
+    }
+    server.kill9();
+    let server = Server::start(dir.path(), &args);
+    let dynamo = server.addr("dynamo");
+    for i in 0..20 {
+        let key = format!(r#"{{"TableName":"users","Key":{{"id":{{"S":"u{i}"}}}}}}"#);
+        let (status, body) = call(dynamo, "GetItem", &key);
+        assert_eq!(status, 200);
+        assert!(body.contains(&format!(r#""n":{{"N":"{i}"}}"#)), "{body}");
+    }
+}

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use shale_dynamo::DynamoConfig;
 use shale_memcache::MemcacheConfig;
 use shale_resp::RedisConfig;
 use shale_riak::RiakConfig;
@@ -23,6 +24,8 @@ pub struct ServeConfig {
     pub redis: RedisConfig,
     /// The memcached front end (docs/memcached.md).
     pub memcache: MemcacheConfig,
+    /// The DynamoDB-compatible API (docs/dynamo.md).
+    pub dynamo: DynamoConfig,
     /// The Riak KV HTTP API (docs/riak.md).
     pub riak: RiakConfig,
 }
@@ -53,7 +56,7 @@ impl Default for ServerSection {
 }
 
 /// The protocols `shale serve` knows.
-pub const PROTOCOLS: [&str; 3] = ["redis", "memcache", "riak"];
+pub const PROTOCOLS: [&str; 4] = ["redis", "memcache", "dynamo", "riak"];
 
 /// `[engine]`: the engine options a server operator tunes.
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +141,7 @@ impl ServeConfig {
         self.limits.validate().map_err(|e| format!("limits: {e}"))?;
         self.redis.validate()?;
         self.memcache.validate()?;
+        self.dynamo.validate()?;
         self.riak.validate()
     }
 }

@@ -1,5 +1,5 @@
-//! `shale serve`: the network front ends (Redis, memcached, Riak HTTP) over one data
-//! directory.
+//! `shale serve`: the network front ends (Redis, memcached, DynamoDB, Riak HTTP) over
+//! one data directory.
 //!
 //! Opens the Db, binds every configured front end (a bind failure is reported
 //! before anything is served), prints one `listening` line per bound address,
@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// memcached address (default 127.0.0.1:11211).
     #[arg(long, value_name = "ADDR")]
     pub memcache: Option<String>,
+    /// DynamoDB-compatible API address (default 127.0.0.1:8000).
+    #[arg(long, value_name = "ADDR")]
+    pub dynamo: Option<String>,
     /// Riak HTTP API address (default 127.0.0.1:8098).
     #[arg(long, value_name = "ADDR")]
     pub riak: Option<String>,
@@ -75,6 +78,9 @@ pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCod
     }
     if let Some(a) = args.memcache {
         cfg.memcache.addr = a;
+    }
+    if let Some(a) = args.dynamo {
+        cfg.dynamo.addr = a;
     }
     if let Some(a) = args.riak {
         cfg.riak.addr = a;
@@ -121,6 +127,14 @@ async fn serve(ctx: Context, cfg: &ServeConfig) -> Result<()> {
             listener,
             ctx.clone(),
             cfg.memcache.clone(),
+        ));
+    }
+    if enabled("dynamo") {
+        let listener = bind("dynamo", &cfg.dynamo.addr).await?;
+        tasks.spawn(shale_dynamo::serve(
+            listener,
+            ctx.clone(),
+            cfg.dynamo.clone(),
         ));
     }
     if enabled("riak") {

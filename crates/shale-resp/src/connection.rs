@@ -8,7 +8,9 @@ use shale_server::ClientGuard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::commands::dispatch;
+use bytes::Bytes;
+
+use crate::commands::{MAX_RUN, batchable, dispatch, run_batch};
 use crate::resp::{ParseLimits, Reply, next_command};
 use crate::session::Session;
 use crate::store::Server;
@@ -109,6 +111,8 @@ fn process(
     need: &mut usize,
 ) -> bool {
     let limits = &srv.ctx.limits;
+    // Pipelined data commands waiting to run together (see `run_batch`).
+    let mut run: Vec<Vec<Bytes>> = Vec::new();
     loop {
         let pl = ParseLimits {
             max_args: limits.max_items_per_command,
@@ -119,9 +123,11 @@ fn process(
             Ok(Ok(args)) => args,
             Ok(Err(n)) => {
                 *need = n;
+                flush_run(srv, sess, &mut run, out);
                 return false;
             }
             Err(e) => {
+                flush_run(srv, sess, &mut run, out);
                 Reply::Error(e.0).encode(sess.proto, out);
                 return true;
             }
@@ -130,6 +136,17 @@ fn process(
         if args.is_empty() {
             continue;
         }
+        if batchable(sess, &args).is_some() {
+            run.push(args);
+            if run.len() >= MAX_RUN {
+                flush_run(srv, sess, &mut run, out);
+                if out.len() > limits.max_pending_output_bytes {
+                    return false;
+                }
+            }
+            continue;
+        }
+        flush_run(srv, sess, &mut run, out);
         let started = Instant::now();
         let (reply, name) = dispatch(srv, sess, &args);
         sess.guard.touch(name);
@@ -144,4 +161,34 @@ fn process(
             return false;
         }
     }
+}
+
+/// Runs the pending pipelined commands: alone through `dispatch` when there is one
+/// (same path as an unpipelined command), together through `run_batch` otherwise.
+fn flush_run(srv: &Server, sess: &mut Session, run: &mut Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
+    match run.len() {
+        0 => {}
+        1 => {
+            let started = Instant::now();
+            let (reply, name) = dispatch(srv, sess, run.first().map_or(&[][..], |a| a.as_slice()));
+            sess.guard.touch(name);
+            reply.encode(sess.proto, out);
+            srv.ctx
+                .metrics
+                .record("redis", name, started.elapsed(), reply.is_error());
+        }
+        _ => {
+            let cmds: Vec<_> = run
+                .iter()
+                .filter_map(|args| batchable(sess, args).map(|spec| (spec, args.as_slice())))
+                .collect();
+            if let Some((spec, _)) = cmds.last() {
+                sess.guard.touch(spec.name);
+            }
+            for reply in run_batch(srv, sess, &cmds) {
+                reply.encode(sess.proto, out);
+            }
+        }
+    }
+    run.clear();
 }

@@ -202,6 +202,38 @@ fn normalize(cmd: &str, raw: &[u8]) -> Vec<u8> {
     format!("{items:?}").into_bytes()
 }
 
+/// The commands of case `seed` (the same sequence `run_case` sends one by one).
+fn case_commands(rng: &mut StdRng) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let steps = 80;
+    let mut in_multi = false;
+    let mut i = 0;
+    while i < steps {
+        i += 1;
+        let cmd: Vec<String> = if !in_multi && rng.random_bool(0.06) {
+            in_multi = true;
+            if rng.random_bool(0.5) {
+                vec!["WATCH".into(), pick(rng, KEYS).into()]
+            } else {
+                vec!["MULTI".into()]
+            }
+        } else if in_multi && rng.random_bool(0.2) {
+            in_multi = false;
+            vec![pick(rng, &["EXEC", "EXEC", "DISCARD", "MULTI"]).into()]
+        } else {
+            random_command(rng, in_multi)
+        };
+        if cmd[0] == "WATCH" {
+            in_multi = false;
+        }
+        if cmd[0] == "MULTI" {
+            in_multi = true;
+        }
+        out.push(cmd);
+    }
+    out
+}
+
 fn run_case(seed: u64, proto: u8, real: &mut Conn, ours: &mut Conn) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut history: Vec<String> = Vec::new();
@@ -212,30 +244,7 @@ fn run_case(seed: u64, proto: u8, real: &mut Conn, ours: &mut Conn) {
             let _ = c.cmd(&["HELLO", "3"]);
         }
     }
-    let steps = 80;
-    let mut in_multi = false;
-    let mut i = 0;
-    while i < steps {
-        i += 1;
-        let cmd: Vec<String> = if !in_multi && rng.random_bool(0.06) {
-            in_multi = true;
-            if rng.random_bool(0.5) {
-                vec!["WATCH".into(), pick(&mut rng, KEYS).into()]
-            } else {
-                vec!["MULTI".into()]
-            }
-        } else if in_multi && rng.random_bool(0.2) {
-            in_multi = false;
-            vec![pick(&mut rng, &["EXEC", "EXEC", "DISCARD", "MULTI"]).into()]
-        } else {
-            random_command(&mut rng, in_multi)
-        };
-        if cmd[0] == "WATCH" {
-            in_multi = false;
-        }
-        if cmd[0] == "MULTI" {
-            in_multi = true;
-        }
+    for cmd in case_commands(&mut rng) {
         let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
         history.push(cmd.join(" "));
         let a = real.raw(&args);
@@ -279,6 +288,50 @@ fn random_sequences_match_real_redis() {
         if proto == 3 {
             real = Conn::connect(redis.addr);
             ours = server.conn();
+        }
+    }
+}
+
+/// The same sequences sent as one pipeline per case: the server runs consecutive
+/// data commands of a pipeline as one unit (one lock plan, one engine write), and the
+/// replies must still be exactly Redis's.
+#[test]
+fn pipelined_sequences_match_real_redis() {
+    let redis = RealRedis::start();
+    let server = TestServer::start();
+    let cases: u64 = std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(150, |n: u64| n / 2);
+    for case in 0..cases {
+        let mut real = Conn::connect(redis.addr);
+        let mut ours = server.conn();
+        for c in [&mut real, &mut ours] {
+            assert_eq!(c.cmd(&["FLUSHALL"]), V::ok());
+        }
+        let seed = 0x9199_0000 + case;
+        let cmds = case_commands(&mut StdRng::seed_from_u64(seed));
+        let mut pipeline = Vec::new();
+        for cmd in &cmds {
+            let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+            pipeline.extend(frame(&args));
+        }
+        real.send(&pipeline);
+        ours.send(&pipeline);
+        for (i, cmd) in cmds.iter().enumerate() {
+            let (a, b) = (real.read_raw(), ours.read_raw());
+            let name = cmd[0].to_ascii_uppercase();
+            assert_eq!(
+                String::from_utf8_lossy(&normalize(&name, &a)),
+                String::from_utf8_lossy(&normalize(&name, &b)),
+                "seed {seed}: pipelined command {i} `{}` diverges; pipeline:\n{}",
+                cmd.join(" "),
+                cmds[..=i]
+                    .iter()
+                    .map(|c| c.join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
         }
     }
 }

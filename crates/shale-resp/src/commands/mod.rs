@@ -313,6 +313,67 @@ pub fn run_single(srv: &Server, sess: &mut Session, spec: &Spec, args: &[Bytes])
     }
 }
 
+/// Most commands of one pipelined run executed as one unit.
+pub const MAX_RUN: usize = 512;
+
+/// The command table entry of `args` if it may run in a pipelined batch with its
+/// neighbours ([`run_batch`]): a data command on keys of the selected database that
+/// passes the arity and authentication checks, outside MULTI. Anything else —
+/// connection and server commands, SELECT, keyless scans, errors — runs alone.
+pub fn batchable(sess: &Session, args: &[Bytes]) -> Option<&'static Spec> {
+    let spec = lookup(args.first()?)?;
+    (sess.multi.is_none()
+        && sess.authed
+        && spec.scope == Scope::Keys
+        && spec.first >= 1
+        && spec.name != "exec"
+        && spec.arity_ok(args.len()))
+    .then_some(spec)
+}
+
+/// Runs consecutive pipelined commands (each [`batchable`]) under one lock plan and
+/// one overlay, committed as one engine write: each command sees the ones before it,
+/// the replies are what running them one by one would give, and the group costs one
+/// write (and fsync) instead of one per command. If the commit fails, every command
+/// of the run answers with the error (none of them was applied).
+pub fn run_batch(
+    srv: &Server,
+    sess: &mut Session,
+    run: &[(&'static Spec, &[Bytes])],
+) -> Vec<Reply> {
+    let mut plan = LockPlan::default();
+    for (spec, args) in run {
+        if !LOCK_FREE.contains(&spec.name) {
+            plan_locks(srv, spec, args, sess.db, &mut plan);
+        }
+    }
+    let _locks = plan.acquire(srv);
+    let mut ex = Exec::new(srv, sess.db);
+    let mut replies = Vec::with_capacity(run.len());
+    for (spec, args) in run {
+        let started = std::time::Instant::now();
+        let r = {
+            let mut cx = Cx {
+                srv,
+                sess,
+                ex: &mut ex,
+            };
+            to_reply((spec.run)(&mut cx, args))
+        };
+        srv.ctx
+            .metrics
+            .record("redis", spec.name, started.elapsed(), r.is_error());
+        replies.push(r);
+    }
+    if let Err(e) = ex.commit() {
+        let err = to_reply(Err(e));
+        for r in &mut replies {
+            *r = err.clone();
+        }
+    }
+    replies
+}
+
 /// Handles one command from the client: checks, MULTI queueing, execution.
 /// Returns the reply and the metrics name.
 pub fn dispatch(srv: &Server, sess: &mut Session, args: &[Bytes]) -> (Reply, &'static str) {

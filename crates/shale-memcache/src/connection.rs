@@ -13,7 +13,7 @@ use crate::exec::{Env, Next, execute};
 use crate::frame::{self, FrameLimits, Parsed};
 use crate::{Shared, request::Request};
 
-/// Most requests run in one `ctx.blocking` call before the connection looks at its
+/// Most requests run in one `ctx.engine` call before the connection looks at its
 /// socket again.
 const MAX_BATCH: usize = 1024;
 /// How long a connection may take to deliver its last replies after shutdown.
@@ -94,7 +94,7 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, ctx: Context, shared:
                     config: &shared.config,
                     wo: ctx.write_options(),
                 };
-                let quit = ctx.blocking(|| {
+                let quit = ctx.engine(|| {
                     for request in batch {
                         guard.touch(request.name());
                         if execute(&env, request, &mut out) == Next::Close {

@@ -75,7 +75,7 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, srv: Arc<Server>) {
                         break;
                     }
                     if inbuf.len() >= need {
-                        let stop = srv.ctx.blocking(|| {
+                        let stop = srv.ctx.engine(|| {
                             process(&srv, &mut sess, &mut inbuf, &mut out, &mut need)
                         });
                         closing |= stop;

@@ -59,6 +59,22 @@ impl Context {
         self.started.elapsed()
     }
 
+    /// Runs a batch of short engine calls (the point reads and writes of one
+    /// pipeline): inline when none of them can wait long, else as [`blocking`]. They
+    /// can wait long when writes are fsynced (`always`) or the engine is stopping or
+    /// pacing writes ([`shaledb::Db::write_pressure`]). Handing a worker to another
+    /// thread costs two context switches — more than a memtable read or an unsynced
+    /// write — so the common case stays on the reactor.
+    ///
+    /// [`blocking`]: Self::blocking
+    pub fn engine<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.sync_policy() == SyncPolicy::Always || self.db.write_pressure() {
+            self.blocking(f)
+        } else {
+            f()
+        }
+    }
+
     /// Runs engine work that may block (a synced write, a write stall, a scan)
     /// without stalling the reactor: on a multi-threaded runtime the worker hands
     /// its other tasks to another thread first.

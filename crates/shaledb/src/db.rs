@@ -95,6 +95,14 @@ impl Db {
         &self.inner.path
     }
 
+    /// True while writes are being stopped or slowed down for background work to
+    /// catch up (as of the last write group): a hint for callers that must not block
+    /// a thread on a write, such as an async server deciding whether to move a write
+    /// off its reactor. One relaxed atomic load.
+    pub fn write_pressure(&self) -> bool {
+        self.inner.stats.pressure()
+    }
+
     /// The current time of the database's clock ([`Options::clock`]) in ms since the
     /// Unix epoch: the time TTL expiry compares against (front ends that keep their
     /// own expiry fields read it so that a test clock governs them too).

@@ -84,6 +84,7 @@ impl DbInner {
                     || l0 >= self.opts.l0_stop_writes_trigger
                     || debt >= self.opts.hard_pending_compaction_bytes_limit;
                 if stop {
+                    self.stats.set_pressure(true);
                     if stopped_since.is_none() {
                         stopped_since = Some(Instant::now());
                         self.stats.record_stop();
@@ -123,6 +124,8 @@ impl DbInner {
                     .chain(worst)
                     .reduce(f64::max);
             }
+            self.stats
+                .set_pressure(worst.is_some() || stopped_since.is_some());
             if let Some(f) = worst {
                 self.pace(bytes, f);
             }

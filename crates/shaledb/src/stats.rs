@@ -1,7 +1,7 @@
 //! Counters for monitoring, and the [`Stats`] report.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::write_queue::lock;
@@ -29,6 +29,8 @@ pub(crate) struct StatsCounters {
     stops: AtomicU64,
     slowdowns: AtomicU64,
     stall_micros: AtomicU64,
+    /// The last write group was stopped or paced (see `Db::write_pressure`).
+    pressure: AtomicBool,
     bg_errors: AtomicU64,
     manual_ids: AtomicU64,
     levels: Mutex<Vec<LevelTraffic>>,
@@ -61,6 +63,18 @@ impl StatsCounters {
             l.trivial_moves += u64::from(trivial);
         }
     }
+    /// Records whether the last write group had to wait for background work.
+    pub(crate) fn set_pressure(&self, on: bool) {
+        if self.pressure.load(Ordering::Relaxed) != on {
+            self.pressure.store(on, Ordering::Relaxed);
+        }
+    }
+
+    /// See [`set_pressure`](Self::set_pressure).
+    pub(crate) fn pressure(&self) -> bool {
+        self.pressure.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn record_stop(&self) {
         self.stops.fetch_add(1, Ordering::Relaxed);
     }

@@ -161,12 +161,18 @@ fn writes_stall_and_recover_without_deadlock() {
         ..tiny_lsm_options(&fs)
     };
     let db = Db::open("/db", opts).unwrap();
+    assert!(!db.write_pressure(), "no pressure before any write");
     let mut model = BTreeMap::new();
+    let saw_pressure = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         for t in 0..4u64 {
             let db = db.clone();
+            let saw_pressure = &saw_pressure;
             s.spawn(move || {
                 for i in 0..800 {
+                    if db.write_pressure() {
+                        saw_pressure.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let mut b = WriteBatch::new();
                     b.put(format!("t{t}-{i:05}"), vec![b'v'; 100]);
                     db.write(b, &WriteOptions::default()).unwrap();
@@ -186,7 +192,18 @@ fn writes_stall_and_recover_without_deadlock() {
         "backpressure engaged:\n{s}"
     );
     assert!(s.levels[0].files <= 3 + 1, "{s}");
+    assert!(
+        saw_pressure.load(std::sync::atomic::Ordering::Relaxed),
+        "writers saw Db::write_pressure while writes were paced or stopped"
+    );
+
     assert_eq!(collect(db.iter()).len(), model.len());
+    db.wait_for_compactions().unwrap();
+    db.put("after", "calm").unwrap();
+    assert!(
+        !db.write_pressure(),
+        "pressure clears once background work caught up"
+    );
 }
 
 #[test]

@@ -349,22 +349,10 @@ pub fn run_batch(
     }
     let _locks = plan.acquire(srv);
     let mut ex = Exec::new(srv, sess.db);
-    let mut replies = Vec::with_capacity(run.len());
-    for (spec, args) in run {
-        let started = std::time::Instant::now();
-        let r = {
-            let mut cx = Cx {
-                srv,
-                sess,
-                ex: &mut ex,
-            };
-            to_reply((spec.run)(&mut cx, args))
-        };
-        srv.ctx
-            .metrics
-            .record("redis", spec.name, started.elapsed(), r.is_error());
-        replies.push(r);
-    }
+    let mut replies: Vec<Reply> = run
+        .iter()
+        .map(|(spec, args)| run_in(srv, sess, &mut ex, spec, args))
+        .collect();
     if let Err(e) = ex.commit() {
         let err = to_reply(Err(e));
         for r in &mut replies {
@@ -372,6 +360,23 @@ pub fn run_batch(
         }
     }
     replies
+}
+
+/// Runs one command inside a shared overlay (a pipelined run or an EXEC) and records
+/// its metrics; the caller commits.
+pub fn run_in<'a>(
+    srv: &'a Server,
+    sess: &mut Session,
+    ex: &mut Exec<'a>,
+    spec: &Spec,
+    args: &[Bytes],
+) -> Reply {
+    let started = std::time::Instant::now();
+    let r = to_reply((spec.run)(&mut Cx { srv, sess, ex }, args));
+    srv.ctx
+        .metrics
+        .record("redis", spec.name, started.elapsed(), r.is_error());
+    r
 }
 
 /// Handles one command from the client: checks, MULTI queueing, execution.

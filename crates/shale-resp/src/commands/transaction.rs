@@ -117,22 +117,9 @@ pub fn exec(srv: &Server, sess: &mut Session) -> Reply {
     let mut ex = Exec::new(srv, sess.db);
     let mut replies = Vec::with_capacity(queue.len());
     for args in &queue {
-        let Some(spec) = args.first().and_then(|n| lookup(n)) else {
-            continue;
-        };
-        let started = std::time::Instant::now();
-        let r = {
-            let mut cx = Cx {
-                srv,
-                sess,
-                ex: &mut ex,
-            };
-            to_reply((spec.run)(&mut cx, args))
-        };
-        srv.ctx
-            .metrics
-            .record("redis", spec.name, started.elapsed(), r.is_error());
-        replies.push(r);
+        if let Some(spec) = args.first().and_then(|n| lookup(n)) {
+            replies.push(super::run_in(srv, sess, &mut ex, spec, args));
+        }
     }
     let committed = ex.commit();
     drop(locks);

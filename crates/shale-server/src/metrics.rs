@@ -49,6 +49,9 @@ pub struct CommandSnapshot {
 /// Protocol → command → figures.
 type CommandMap = BTreeMap<&'static str, BTreeMap<String, Arc<CommandStats>>>;
 
+/// A per-command counter family: name, help text, and the figure it reports.
+type CounterFamily = (&'static str, &'static str, fn(&CommandSnapshot) -> u64);
+
 /// Server-wide command metrics; cheap to record from many connections at once.
 #[derive(Default)]
 pub struct Metrics {
@@ -194,27 +197,25 @@ impl Metrics {
     pub fn prometheus(&self, connected: &[(&str, usize)]) -> String {
         let mut out = String::new();
         let snap = self.snapshot();
-        out.push_str("# HELP shale_commands_total Commands answered.\n");
-        out.push_str("# TYPE shale_commands_total counter\n");
-        for c in &snap {
-            let _ = writeln!(
-                out,
-                "shale_commands_total{{protocol=\"{}\",command=\"{}\"}} {}",
-                c.protocol,
-                escape(&c.command),
-                c.calls
-            );
-        }
-        out.push_str("# HELP shale_command_errors_total Commands answered with an error.\n");
-        out.push_str("# TYPE shale_command_errors_total counter\n");
-        for c in &snap {
-            let _ = writeln!(
-                out,
-                "shale_command_errors_total{{protocol=\"{}\",command=\"{}\"}} {}",
-                c.protocol,
-                escape(&c.command),
-                c.errors
-            );
+        let per_command: [CounterFamily; 2] = [
+            ("shale_commands_total", "Commands answered.", |c| c.calls),
+            (
+                "shale_command_errors_total",
+                "Commands answered with an error.",
+                |c| c.errors,
+            ),
+        ];
+        for (name, help, value) in per_command {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for c in &snap {
+                let _ = writeln!(
+                    out,
+                    "{name}{{protocol=\"{}\",command=\"{}\"}} {}",
+                    c.protocol,
+                    escape(&c.command),
+                    value(c)
+                );
+            }
         }
         out.push_str("# HELP shale_command_duration_seconds Command latency.\n");
         out.push_str("# TYPE shale_command_duration_seconds summary\n");

@@ -11,6 +11,7 @@ pub fn stats(env: &Env<'_>, group: Option<&[u8]>, out: &mut Vec<u8>) {
     match group {
         None => general(env, out),
         Some(b"settings") => settings(env, out),
+        Some(b"commands") => commands(env, out),
         Some(b"reset") => {
             for (_, c) in counters_mut(env) {
                 c.store(0, Ordering::Relaxed);
@@ -116,4 +117,24 @@ fn settings(env: &Env<'_>, out: &mut Vec<u8>) {
     stat(out, "cas_enabled", "yes");
     stat(out, "evictions", "off");
     stat(out, "sync_policy", env.ctx.sync_policy().name());
+}
+
+/// `stats commands` (ShaleDB's own group): per command, calls, errors and latency
+/// percentiles in microseconds, from the server-wide metrics.
+fn commands(env: &Env<'_>, out: &mut Vec<u8>) {
+    for c in env.ctx.metrics.snapshot() {
+        if c.protocol != "memcache" {
+            continue;
+        }
+        let [p50, p95, p99, p999, max] = c.percentiles_micros;
+        let name = &c.command;
+        stat(out, &format!("{name}:calls"), c.calls);
+        stat(out, &format!("{name}:errors"), c.errors);
+        stat(out, &format!("{name}:usec"), c.total_micros);
+        stat(out, &format!("{name}:p50_us"), p50);
+        stat(out, &format!("{name}:p95_us"), p95);
+        stat(out, &format!("{name}:p99_us"), p99);
+        stat(out, &format!("{name}:p999_us"), p999);
+        stat(out, &format!("{name}:max_us"), max);
+    }
 }

@@ -365,6 +365,23 @@ fn stats_report() {
         }
     }
     assert!(found);
+    c.send("stats commands\r\n");
+    let mut lines = Vec::new();
+    loop {
+        let l = c.line();
+        if l == "END\r\n" {
+            break;
+        }
+        lines.push(l);
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("STAT get:calls ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("STAT get:p99_us ")),
+        "{lines:?}"
+    );
     c.roundtrip("stats reset\r\n", "RESET\r\n");
     c.roundtrip("stats nonsense\r\n", "ERROR\r\n");
     let snap = server.ctx.metrics.snapshot();
@@ -375,7 +392,7 @@ fn stats_report() {
     };
     assert_eq!(calls("get"), 1);
     assert_eq!(calls("set"), 1);
-    assert_eq!(calls("stats"), 4);
+    assert_eq!(calls("stats"), 5);
     assert_eq!(calls("unknown"), 0);
     c.roundtrip("frobnicate\r\n", "ERROR\r\n");
     let snap = server.ctx.metrics.snapshot();

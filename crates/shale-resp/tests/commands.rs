@@ -417,6 +417,16 @@ fn server_and_connection_commands() {
     ] {
         assert!(info.contains(field), "INFO lacks {field}");
     }
+    assert!(
+        !info.contains("# Commandstats"),
+        "not in the default set, as in Redis"
+    );
+    let stats = c.cmd(&["INFO", "commandstats", "latencystats"]).text();
+    assert!(stats.contains("cmdstat_time:calls=1,usec="), "{stats}");
+    assert!(
+        stats.contains("latency_percentiles_usec_info:p50="),
+        "{stats}"
+    );
     let n = c.cmd(&["COMMAND", "COUNT"]).int();
     assert!(n > 60);
     assert_eq!(c.cmd(&["COMMAND"]).items().len() as i64, n);

@@ -238,6 +238,49 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             &[kv("role", "master"), kv("connected_slaves", 0)],
         );
     }
+    // Like Redis, the per-command sections are not part of the default set.
+    let extra = |s: &str| {
+        wanted
+            .iter()
+            .any(|w| w == s || w == "all" || w == "everything")
+    };
+    if extra("commandstats") || extra("latencystats") {
+        let snap: Vec<_> = ctx
+            .metrics
+            .snapshot()
+            .into_iter()
+            .filter(|c| c.protocol == "redis")
+            .collect();
+        if extra("commandstats") {
+            let lines: Vec<_> = snap
+                .iter()
+                .map(|c| {
+                    let per_call = c.total_micros as f64 / c.calls.max(1) as f64;
+                    kv(
+                        &format!("cmdstat_{}", c.command),
+                        format!(
+                            "calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}",
+                            c.calls, c.total_micros, c.errors
+                        ),
+                    )
+                })
+                .collect();
+            section(&mut out, "Commandstats", &lines);
+        }
+        if extra("latencystats") {
+            let lines: Vec<_> = snap
+                .iter()
+                .map(|c| {
+                    let [p50, _, p99, p999, _] = c.percentiles_micros;
+                    kv(
+                        &format!("latency_percentiles_usec_{}", c.command),
+                        format!("p50={p50:.3},p99={p99:.3},p99.9={p999:.3}"),
+                    )
+                })
+                .collect();
+            section(&mut out, "Latencystats", &lines);
+        }
+    }
     if want("keyspace") {
         let mut lines = Vec::new();
         let saved = cx.ex.db;

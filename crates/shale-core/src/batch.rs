@@ -10,12 +10,16 @@
 //!
 //! Record `i` gets seqno `seq + i`. The seqno is filled in by the write path.
 
-use crate::coding::{Decoder, put_fixed32, put_length_prefixed, put_varint32};
+use crate::coding::{Decoder, put_length_prefixed, put_varint32};
 use crate::error::{Error, Result};
 use crate::key::{SeqNo, ValueKind};
 
 /// Size of the batch header (seqno + count).
 pub const BATCH_HEADER_LEN: usize = 12;
+
+/// Most bytes a record adds besides its key and value: kind, keyspace varint and the
+/// two length varints.
+const RECORD_FRAMING: usize = 1 + 3 * 5;
 
 /// One decoded write of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +51,16 @@ impl Default for WriteBatch {
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> Self {
-        WriteBatch {
-            rep: vec![0; BATCH_HEADER_LEN],
-            count: 0,
-        }
+        Self::with_capacity(0)
+    }
+
+    /// An empty batch with room for `payload` bytes of keys and values (plus one
+    /// record's framing) before it reallocates: a one-write batch sized this way
+    /// costs a single allocation.
+    pub fn with_capacity(payload: usize) -> Self {
+        let mut rep = Vec::with_capacity(BATCH_HEADER_LEN + RECORD_FRAMING + payload);
+        rep.resize(BATCH_HEADER_LEN, 0);
+        WriteBatch { rep, count: 0 }
     }
 
     /// Adds a put of `key` → `value` in the default keyspace.
@@ -142,6 +152,8 @@ impl WriteBatch {
         key: &[u8],
         value: Option<&[u8]>,
     ) -> &mut Self {
+        self.rep
+            .reserve(RECORD_FRAMING + key.len() + value.map_or(0, <[u8]>::len));
         self.rep.push(kind as u8);
         put_varint32(&mut self.rep, keyspace);
         put_length_prefixed(&mut self.rep, key);
@@ -240,10 +252,8 @@ impl WriteBatch {
     }
 
     fn write_count(&mut self) {
-        let mut h = Vec::with_capacity(4);
-        put_fixed32(&mut h, self.count);
         if let Some(dst) = self.rep.get_mut(8..BATCH_HEADER_LEN) {
-            dst.copy_from_slice(&h);
+            dst.copy_from_slice(&self.count.to_le_bytes());
         }
     }
 }

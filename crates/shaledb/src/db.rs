@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 use shale_compaction::CompactionOptions;
 use shale_core::key::parse_internal_key;
 use shale_core::range_del::UNBOUNDED_END;
@@ -353,8 +354,8 @@ pub(crate) fn range_to_half_open<K: AsRef<[u8]>, R: RangeBounds<K>>(
 impl DbInner {
     /// Rejects a batch the engine cannot store, before anything is written; returns
     /// the keyspaces it writes to.
-    pub(crate) fn validate_batch(&self, batch: &WriteBatch) -> Result<Vec<Arc<Ks>>> {
-        let mut targets: Vec<Arc<Ks>> = Vec::new();
+    pub(crate) fn validate_batch(&self, batch: &WriteBatch) -> Result<SmallVec<[Arc<Ks>; 2]>> {
+        let mut targets: SmallVec<[Arc<Ks>; 2]> = SmallVec::new();
         for op in batch.iter() {
             let ks = match targets.iter().find(|k| k.id == op.keyspace) {
                 Some(ks) => Arc::clone(ks),

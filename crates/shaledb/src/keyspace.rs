@@ -151,15 +151,17 @@ pub(crate) struct View<'a> {
 }
 
 impl View<'_> {
-    fn one(&self, f: impl FnOnce(&mut WriteBatch, u32)) -> WriteBatch {
-        let mut b = WriteBatch::new();
+    /// A one-write batch for this keyspace; `payload` (key + value bytes) sizes it so
+    /// that building it is a single allocation.
+    fn one(&self, payload: usize, f: impl FnOnce(&mut WriteBatch, u32)) -> WriteBatch {
+        let mut b = WriteBatch::with_capacity(payload);
         f(&mut b, self.ks.id);
         b
     }
 
     pub(crate) fn put_opt(&self, key: &[u8], value: &[u8], wo: &WriteOptions) -> Result<()> {
         self.db.write(
-            self.one(|b, id| {
+            self.one(key.len() + value.len(), |b, id| {
                 b.put_in(id, key, value);
             }),
             wo,
@@ -169,7 +171,7 @@ impl View<'_> {
     pub(crate) fn put_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
         let expiry = self.db.expiry_after(ttl)?;
         self.db.write(
-            self.one(|b, id| {
+            self.one(key.len() + value.len() + 8, |b, id| {
                 b.put_with_expiry_in(id, key, value, expiry);
             }),
             &WriteOptions::default(),
@@ -178,7 +180,7 @@ impl View<'_> {
 
     pub(crate) fn merge(&self, key: &[u8], operand: &[u8]) -> Result<()> {
         self.db.write(
-            self.one(|b, id| {
+            self.one(key.len() + operand.len(), |b, id| {
                 b.merge_in(id, key, operand);
             }),
             &WriteOptions::default(),
@@ -187,7 +189,7 @@ impl View<'_> {
 
     pub(crate) fn delete_opt(&self, key: &[u8], wo: &WriteOptions) -> Result<()> {
         self.db.write(
-            self.one(|b, id| {
+            self.one(key.len(), |b, id| {
                 b.delete_in(id, key);
             }),
             wo,
@@ -203,7 +205,7 @@ impl View<'_> {
             return Ok(()); // an empty range deletes nothing
         };
         self.db.write(
-            self.one(|b, id| {
+            self.one(start.len() + end.len(), |b, id| {
                 b.delete_range_in(id, &start, &end);
             }),
             wo,

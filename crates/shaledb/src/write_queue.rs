@@ -21,9 +21,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use shale_core::{MAX_SEQNO, SeqNo, WriteBatch};
 use shale_wal::LogWriter;
+use smallvec::SmallVec;
 
 use crate::db::DbInner;
+use crate::keyspace::Ks;
+use crate::super_version::SuperVersion;
 use crate::{Error, Result};
+
+/// The keyspaces one write touches: almost always one or two, kept inline.
+pub(crate) type KsIds = SmallVec<[u32; 2]>;
+
+/// The writers of one group (inline up to a typical group's size).
+type Group = SmallVec<[Arc<Writer>; 8]>;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The data behind our mutexes stays consistent across a panic (we never leave a
@@ -36,11 +45,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) type Validation = Box<dyn Fn(&DbInner) -> Result<()> + Send + Sync>;
 
 struct Writer {
-    batch: WriteBatch,
+    /// The writes; the leader of the writer's group takes them out to log them.
+    batch: Mutex<Option<WriteBatch>>,
+    /// `batch.size_in_bytes()`, for grouping without the lock.
+    bytes: usize,
+    /// `batch.count()`.
+    count: u32,
     sync: bool,
     validate: Option<Validation>,
     /// The keyspaces the batch writes to.
-    keyspaces: Vec<u32>,
+    keyspaces: KsIds,
     /// Not a write: freeze these keyspaces' memtables and start a new WAL
     /// (`Db::flush`). Runs alone.
     rotate: Option<Vec<u32>>,
@@ -113,7 +127,7 @@ impl DbInner {
         &self,
         batch: WriteBatch,
         sync: bool,
-        keyspaces: Vec<u32>,
+        keyspaces: KsIds,
     ) -> Result<SeqNo> {
         self.enqueue(batch, sync, keyspaces, None, None)
     }
@@ -125,7 +139,7 @@ impl DbInner {
         sync: bool,
         validate: Validation,
     ) -> Result<SeqNo> {
-        let mut keyspaces: Vec<u32> = batch.iter().map(|op| op.keyspace).collect();
+        let mut keyspaces: KsIds = batch.iter().map(|op| op.keyspace).collect();
         keyspaces.sort_unstable();
         keyspaces.dedup();
         self.enqueue(batch, sync, keyspaces, None, Some(validate))
@@ -134,7 +148,7 @@ impl DbInner {
     /// Freezes the active memtables of `keyspaces` (those holding anything) through
     /// the write queue, so it is ordered with every write.
     pub(crate) fn force_rotation(&self, keyspaces: Vec<u32>) -> Result<()> {
-        self.enqueue(WriteBatch::new(), false, Vec::new(), Some(keyspaces), None)
+        self.enqueue(WriteBatch::new(), false, KsIds::new(), Some(keyspaces), None)
             .map(|_| ())
     }
 
@@ -142,12 +156,14 @@ impl DbInner {
         &self,
         batch: WriteBatch,
         sync: bool,
-        keyspaces: Vec<u32>,
+        keyspaces: KsIds,
         rotate: Option<Vec<u32>>,
         validate: Option<Validation>,
     ) -> Result<SeqNo> {
         let me = Arc::new(Writer {
-            batch,
+            bytes: batch.size_in_bytes(),
+            count: batch.count(),
+            batch: Mutex::new(Some(batch)),
             sync,
             validate,
             keyspaces,
@@ -171,7 +187,7 @@ impl DbInner {
         // We lead. Take a group from the front of the queue.
         let group = self.take_group(&st, &me);
         let first_seq = st.last_seq + 1;
-        let total: u64 = group.iter().map(|w| u64::from(w.batch.count())).sum();
+        let total: u64 = group.iter().map(|w| u64::from(w.count)).sum();
         let precheck = match &st.poison {
             Some(msg) => Err(Error::Poisoned(msg.clone())),
             None if first_seq.saturating_add(total) > MAX_SEQNO => {
@@ -252,14 +268,15 @@ impl DbInner {
     /// The leader's group: itself plus followers, bounded in bytes. A leader that does
     /// not sync stops at the first follower that does, so it never waits for an fsync
     /// it did not ask for; rotations and validated writes are never grouped.
-    fn take_group(&self, st: &QueueState, leader: &Arc<Writer>) -> Vec<Arc<Writer>> {
+    fn take_group(&self, st: &QueueState, leader: &Arc<Writer>) -> Group {
         let max = self.opts.max_write_group_bytes;
         let mut bytes = 0usize;
-        let mut group = Vec::new();
+        let mut group = Group::new();
         // Rotations and validated writes (transactions, CAS) run alone: a check must
         // see every earlier write applied and nothing of its own group.
         if leader.rotate.is_some() || leader.validate.is_some() {
-            return vec![Arc::clone(leader)];
+            group.push(Arc::clone(leader));
+            return group;
         }
         for w in &st.waiting {
             let over = w.rotate.is_some()
@@ -268,11 +285,11 @@ impl DbInner {
                     .iter()
                     .any(|&id| self.keyspace_by_id(id).is_none())
                 || (w.sync && !leader.sync)
-                || bytes + w.batch.size_in_bytes() > max;
+                || bytes + w.bytes > max;
             if !group.is_empty() && over {
                 break;
             }
-            bytes += w.batch.size_in_bytes();
+            bytes += w.bytes;
             group.push(Arc::clone(w));
         }
         group
@@ -283,38 +300,27 @@ impl DbInner {
     fn write_group(&self, group: &[Arc<Writer>], first_seq: SeqNo, total: u64) -> Result<SeqNo> {
         let last_seq = first_seq + total - 1;
         let sync = group.iter().any(|w| w.sync);
-        let bytes: usize = group.iter().map(|w| w.batch.size_in_bytes()).sum();
-        let mut ids: Vec<u32> = group
+        let bytes: usize = group.iter().map(|w| w.bytes).sum();
+        let mut ids: KsIds = group
             .iter()
             .flat_map(|w| w.keyspaces.iter().copied())
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let kss: Vec<Arc<crate::keyspace::Ks>> = ids
+        let kss: SmallVec<[Arc<Ks>; 2]> = ids
             .iter()
             .filter_map(|&id| self.keyspace_by_id(id))
             .collect();
         self.make_room_for_write(bytes, &kss)?;
-        let combined;
-        let batch = match group {
-            [only] => {
-                combined = {
-                    let mut b = only.batch.clone();
-                    b.set_seq(first_seq);
-                    b
-                };
-                &combined
-            }
-            _ => {
-                let mut b = WriteBatch::new();
-                for w in group {
-                    b.append(&w.batch);
-                }
-                b.set_seq(first_seq);
-                combined = b;
-                &combined
-            }
-        };
+        // The leader's batch, with its followers' appended: one WAL record. (Every
+        // batch is still there: only this group's leader takes them.)
+        let mut batches = group.iter().filter_map(|w| lock(&w.batch).take());
+        let mut batch = batches.next().unwrap_or_default();
+        for b in batches {
+            batch.append(&b);
+        }
+        batch.set_seq(first_seq);
+        let batch = &batch;
         {
             let mut wal = lock(&self.writes.wal);
             wal.add_record(batch.as_bytes())?;
@@ -325,7 +331,7 @@ impl DbInner {
         }
         self.stats.record_user_write(bytes as u64);
         // Only the leader rotates memtables, so these are the ones the group belongs in.
-        let svs: Vec<(u32, Arc<crate::super_version::SuperVersion>)> =
+        let svs: SmallVec<[(u32, Arc<SuperVersion>); 2]> =
             kss.iter().map(|k| (k.id, k.super_version())).collect();
         self.apply_to_memtables(&svs, batch, first_seq);
         self.visible_seq.store(last_seq, Ordering::Release);

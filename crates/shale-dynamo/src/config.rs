@@ -21,7 +21,8 @@ pub struct DynamoConfig {
     /// Accepted credentials; empty means signatures are not checked (like
     /// DynamoDB Local), so any client with fake credentials works.
     pub credentials: Vec<Credential>,
-    /// The region reported in table ARNs and expected in signatures.
+    /// The region reported in table ARNs; with `credentials`, also the region a
+    /// signature's credential scope must name.
     pub region: String,
 }
 

@@ -2,10 +2,17 @@
 
 use serde_json::{Map, Value, json};
 
-/// Namespace of DynamoDB's own error names.
+/// Namespace of DynamoDB's own error names (`ResourceNotFoundException`,
+/// `ConditionalCheckFailedException`, `TransactionCanceledException`, …).
 const DYNAMO_NS: &str = "com.amazonaws.dynamodb.v20120810#";
-/// Namespace DynamoDB uses for errors raised before an operation runs.
+/// Namespace DynamoDB's service framework uses for errors raised before an
+/// operation runs: the body cannot be read, the target is unknown, the request is
+/// not (correctly) signed.
 const CORAL_NS: &str = "com.amazon.coral.service#";
+/// Namespace of DynamoDB's `ValidationException`: the request's parameters failed
+/// validation (`{"__type":"com.amazon.coral.validate#ValidationException",…}` is
+/// what the live service sends).
+const VALIDATE_NS: &str = "com.amazon.coral.validate#";
 
 /// One DynamoDB error response.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,9 +70,10 @@ impl DynError {
         }
     }
 
-    /// The JSON body DynamoDB sends for this error.
-    pub fn body(&self) -> Value {
-        let ns = match self.name {
+    /// The `__type` namespace DynamoDB uses for an error named `name`.
+    pub fn namespace(name: &str) -> &'static str {
+        match name {
+            "ValidationException" => VALIDATE_NS,
             "SerializationException"
             | "UnknownOperationException"
             | "UnrecognizedClientException"
@@ -73,7 +81,12 @@ impl DynError {
             | "MissingAuthenticationTokenException"
             | "IncompleteSignatureException" => CORAL_NS,
             _ => DYNAMO_NS,
-        };
+        }
+    }
+
+    /// The JSON body DynamoDB sends for this error.
+    pub fn body(&self) -> Value {
+        let ns = Self::namespace(self.name);
         let mut m = Map::new();
         m.insert("__type".into(), json!(format!("{ns}{}", self.name)));
         m.insert("message".into(), json!(self.message));

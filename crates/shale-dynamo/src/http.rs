@@ -196,7 +196,7 @@ fn run(
             headers: &parts.headers,
             body,
         };
-        sigv4::verify(&req, &st.config.credentials)?;
+        sigv4::verify(&req, &st.config.credentials, &st.config.region)?;
     }
     let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(serde_json::Map::new())

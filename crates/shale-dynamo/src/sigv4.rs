@@ -29,18 +29,37 @@ struct Auth<'a> {
     date: &'a str,
     region: &'a str,
     service: &'a str,
+    terminator: &'a str,
     signed_headers: &'a str,
     signature: &'a str,
 }
+
+/// The algorithm DynamoDB accepts.
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The service name a DynamoDB credential scope must carry.
+const SERVICE: &str = "dynamodb";
 
 fn incomplete(msg: &str) -> DynError {
     DynError::new("IncompleteSignatureException", msg.to_string())
 }
 
-fn parse_auth(h: &str) -> DynResult<Auth<'_>> {
-    let rest = h.strip_prefix("AWS4-HMAC-SHA256 ").ok_or_else(|| {
-        incomplete("Authorization header requires the AWS4-HMAC-SHA256 algorithm")
-    })?;
+fn missing_token() -> DynError {
+    DynError::new(
+        "MissingAuthenticationTokenException",
+        "Request is missing Authentication Token",
+    )
+}
+
+fn invalid_signature(msg: String) -> DynError {
+    DynError::new("InvalidSignatureException", msg)
+}
+
+/// Splits `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`; `date` is
+/// the request's `X-Amz-Date` (or `Date`) header. Errors in DynamoDB's order and
+/// wording: missing parameters, then the algorithm, then the credential's shape.
+fn parse_auth<'a>(h: &'a str, date: Option<&str>) -> DynResult<Auth<'a>> {
+    let h_trim = h.trim();
+    let (algorithm, rest) = h_trim.split_once(' ').unwrap_or((h_trim, ""));
     let (mut cred, mut signed, mut sig) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
@@ -52,26 +71,82 @@ fn parse_auth(h: &str) -> DynResult<Auth<'_>> {
             sig = Some(v);
         }
     }
-    let (Some(cred), Some(signed_headers), Some(signature)) = (cred, signed, sig) else {
-        return Err(incomplete(
-            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters",
-        ));
-    };
-    let mut c = cred.split('/');
-    match (c.next(), c.next(), c.next(), c.next(), c.next(), c.next()) {
-        (Some(key_id), Some(date), Some(region), Some(service), Some("aws4_request"), None) => {
-            Ok(Auth {
-                key_id,
-                date,
-                region,
-                service,
-                signed_headers,
-                signature,
-            })
+    let mut msg = String::new();
+    for (name, v) in [
+        ("Credential", cred),
+        ("Signature", sig),
+        ("SignedHeaders", signed),
+    ] {
+        if v.is_none_or(str::is_empty) {
+            msg.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
         }
-        _ => Err(incomplete(
-            "Credential should be scoped to a valid region, service and date",
-        )),
+    }
+    if date.is_none() {
+        msg.push_str(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+        );
+    }
+    let (Some(cred), Some(signed_headers), Some(signature), true) =
+        (cred, signed, sig, msg.is_empty())
+    else {
+        return Err(incomplete(&format!("{msg}Authorization={h}")));
+    };
+    if algorithm != ALGORITHM {
+        return Err(incomplete(&format!(
+            "Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now). "
+        )));
+    }
+    let parts: Vec<&str> = cred.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [key_id, date, region, service, terminator] => Ok(Auth {
+            key_id,
+            date,
+            region,
+            service,
+            terminator,
+            signed_headers,
+            signature,
+        }),
+        _ => Err(incomplete(&format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{cred}'"
+        ))),
+    }
+}
+
+/// The credential scope must name the server's region, `dynamodb`, `aws4_request`
+/// and the request's date; DynamoDB reports every mismatch in one message.
+fn check_scope(a: &Auth<'_>, region: &str, amz_date: &str) -> DynResult<()> {
+    let mut msg = String::new();
+    if a.region != region {
+        msg.push_str(&format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
+            a.region
+        ));
+    }
+    if a.service != SERVICE {
+        msg.push_str(&format!(
+            "Credential should be scoped to correct service: '{SERVICE}'. "
+        ));
+    }
+    if a.terminator != "aws4_request" {
+        msg.push_str(&format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'. ",
+            a.terminator
+        ));
+    }
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    if a.date != day {
+        msg.push_str(&format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{day}', from '{amz_date}'.",
+            a.date
+        ));
+    }
+    if msg.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid_signature(msg))
     }
 }
 
@@ -141,18 +216,26 @@ fn signature(req: &SignedRequest<'_>, a: &Auth<'_>, secret: &str, amz_date: &str
     hmac(&k, sts.as_bytes())
 }
 
-/// Verifies `req`'s signature against `creds`.
-pub fn verify(req: &SignedRequest<'_>, creds: &[Credential]) -> DynResult<()> {
+/// Verifies `req`'s signature against `creds`, for a credential scope of
+/// `region` and `dynamodb`. The checks run in DynamoDB's order: a missing
+/// `Authorization` header, an incomplete one, the credential scope, the access key,
+/// the signature.
+pub fn verify(req: &SignedRequest<'_>, creds: &[Credential], region: &str) -> DynResult<()> {
     let Some(h) = req.headers.get("authorization") else {
-        return Err(DynError::new(
-            "MissingAuthenticationTokenException",
-            "Request is missing Authentication Token",
-        ));
+        return Err(missing_token());
     };
     let h = h
         .to_str()
         .map_err(|_| incomplete("Authorization header is not ASCII"))?;
-    let a = parse_auth(h)?;
+    if !h.trim_start().starts_with("AWS4-") {
+        return Err(missing_token());
+    }
+    let amz_date = ["x-amz-date", "date"]
+        .iter()
+        .find_map(|n| req.headers.get(*n).and_then(|v| v.to_str().ok()));
+    let a = parse_auth(h, amz_date)?;
+    let amz_date = amz_date.unwrap_or_default();
+    check_scope(&a, region, amz_date)?;
     let cred = creds
         .iter()
         .find(|c| c.access_key_id == a.key_id)
@@ -162,14 +245,9 @@ pub fn verify(req: &SignedRequest<'_>, creds: &[Credential]) -> DynResult<()> {
                 "The security token included in the request is invalid.",
             )
         })?;
-    let amz_date = req
-        .headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header"))?;
     let expected = signature(req, &a, &cred.secret_access_key, amz_date);
     let given = hex::decode(a.signature).unwrap_or_default();
-    // Constant-time comparison through the MAC's own check.
+    // Constant-time comparison: every byte is looked at whatever the first difference.
     let ok = given.len() == expected.len()
         && expected
             .iter()
@@ -179,9 +257,8 @@ pub fn verify(req: &SignedRequest<'_>, creds: &[Credential]) -> DynResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(DynError::new(
-            "InvalidSignatureException",
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        Err(invalid_signature(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
         ))
     }
 }
@@ -209,7 +286,8 @@ pub fn sign(req: &SignedRequest<'_>, key_id: &str, secret: &str, region: &str) -
         key_id,
         date: &date,
         region,
-        service: "dynamodb",
+        service: SERVICE,
+        terminator: "aws4_request",
         signed_headers: &signed,
         signature: "",
     };
@@ -266,10 +344,10 @@ mod tests {
             headers: &h,
             body: b"{}",
         };
-        assert!(verify(&ok, &creds()).is_ok());
+        assert!(verify(&ok, &creds(), "us-east-1").is_ok());
         let tampered = SignedRequest { body: b"{ }", ..ok };
         assert_eq!(
-            verify(&tampered, &creds()).unwrap_err().name,
+            verify(&tampered, &creds(), "us-east-1").unwrap_err().name,
             "InvalidSignatureException"
         );
         let other = vec![Credential {
@@ -284,7 +362,7 @@ mod tests {
             body: b"{}",
         };
         assert_eq!(
-            verify(&req, &other).unwrap_err().name,
+            verify(&req, &other, "us-east-1").unwrap_err().name,
             "UnrecognizedClientException"
         );
         let bare = headers();
@@ -296,7 +374,7 @@ mod tests {
             body: b"{}",
         };
         assert_eq!(
-            verify(&req, &creds()).unwrap_err().name,
+            verify(&req, &creds(), "us-east-1").unwrap_err().name,
             "MissingAuthenticationTokenException"
         );
     }

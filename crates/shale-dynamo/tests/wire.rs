@@ -300,3 +300,225 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     s.ctx.shutdown.trigger();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn error_type_prefixes_follow_dynamodb() {
+    // DynamoDB's framework errors are `com.amazon.coral.service#`, validation errors
+    // `com.amazon.coral.validate#`, its own errors `com.amazonaws.dynamodb.v20120810#`.
+    let s = TestServer::new();
+    s.create("tbl", ("id", "S"), None).await;
+    let cases = [
+        (
+            "DescribeTable",
+            json!({}),
+            "com.amazon.coral.validate#ValidationException",
+        ),
+        (
+            "DescribeTable",
+            json!({"TableName": "nope"}),
+            "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+        ),
+        (
+            "CreateTable",
+            json!({"TableName": "tbl", "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                   "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}),
+            "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
+        ),
+        (
+            "PutItem",
+            json!({"TableName": "tbl", "Item": {"id": {"S": "a"}}, "ConditionExpression": "attribute_exists(id)"}),
+            "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+        ),
+        (
+            "TransactWriteItems",
+            json!({"TransactItems": [{"ConditionCheck": {"TableName": "tbl", "Key": {"id": {"S": "a"}},
+                                                         "ConditionExpression": "attribute_exists(id)"}}]}),
+            "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        ),
+        (
+            "PutItem",
+            json!({"TableName": "tbl", "Item": {"id": {"S": 5}}}),
+            "com.amazon.coral.service#SerializationException",
+        ),
+        (
+            "NoSuchOperation",
+            json!({}),
+            "com.amazon.coral.service#UnknownOperationException",
+        ),
+    ];
+    for (op, body, want) in cases {
+        let (status, v) = s.call(op, body).await;
+        assert_eq!(status, 400, "{op}: {v}");
+        assert_eq!(v["__type"], want, "{op}: {v}");
+    }
+}
+
+/// A request for `op` with `body`, signed by `key`/`secret` for `region` unless
+/// `auth` overrides the `Authorization` header (`Some("")`: none at all).
+fn signed(
+    op: &str,
+    body: &str,
+    key: &str,
+    secret: &str,
+    region: &str,
+    auth: Option<&str>,
+) -> Request<Body> {
+    let mut h = axum::http::HeaderMap::new();
+    h.insert("host", "localhost:8000".parse().unwrap());
+    h.insert("x-amz-date", "20260101T000000Z".parse().unwrap());
+    h.insert(
+        "x-amz-target",
+        format!("DynamoDB_20120810.{op}").parse().unwrap(),
+    );
+    h.insert(
+        "content-type",
+        "application/x-amz-json-1.0".parse().unwrap(),
+    );
+    let sig = shale_dynamo::sigv4::sign(
+        &shale_dynamo::sigv4::SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &h,
+            body: body.as_bytes(),
+        },
+        key,
+        secret,
+        region,
+    );
+    let mut req = Request::post("/");
+    for (k, v) in &h {
+        req = req.header(k, v);
+    }
+    match auth {
+        Some("") => {}
+        Some(a) => req = req.header("authorization", a),
+        None => req = req.header("authorization", sig),
+    }
+    req.body(Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn signatures_are_verified_when_credentials_are_set() {
+    let config = shale_dynamo::DynamoConfig {
+        credentials: vec![shale_dynamo::Credential {
+            access_key_id: "AKIDSHALE".into(),
+            secret_access_key: "secret".into(),
+        }],
+        ..shale_dynamo::DynamoConfig::default()
+    };
+    let s = TestServer::with(tempfile::tempdir().unwrap(), Limits::default(), config);
+    let send = |req: Request<Body>| {
+        let s = &s;
+        async move {
+            let (status, _, body) = s.raw(req).await;
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            (status, v)
+        }
+    };
+    let good = |op: &str, body: &str| signed(op, body, "AKIDSHALE", "secret", "us-east-1", None);
+    let create = r#"{"TableName":"sig","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+    let (status, v) = send(good("CreateTable", create)).await;
+    assert_eq!(status, 200, "{v}");
+    let put = r#"{"TableName":"sig","Item":{"id":{"S":"x"}}}"#;
+
+    let valid_cred = "Credential=AKIDSHALE/20260101/us-east-1/dynamodb/aws4_request";
+    let no_sig = format!("AWS4-HMAC-SHA256 {valid_cred}");
+    let four = "AWS4-HMAC-SHA256 Credential=AKIDSHALE/20260101/us-east-1/dynamodb, SignedHeaders=host, Signature=00";
+    let wrong_alg = format!("AWS4-HMAC-SHA1 {valid_cred}, SignedHeaders=host, Signature=00");
+    let cases: Vec<(Request<Body>, &str, String)> = vec![
+        (
+            signed("PutItem", put, "AKIDSHALE", "secret", "us-east-1", Some("")),
+            "com.amazon.coral.service#MissingAuthenticationTokenException",
+            "Request is missing Authentication Token".into(),
+        ),
+        (
+            signed("PutItem", put, "AKIDSHALE", "secret", "us-east-1", Some("Bearer abc")),
+            "com.amazon.coral.service#MissingAuthenticationTokenException",
+            "Request is missing Authentication Token".into(),
+        ),
+        (
+            signed("PutItem", put, "AKIDSHALE", "secret", "us-east-1", Some(&no_sig)),
+            "com.amazon.coral.service#IncompleteSignatureException",
+            format!(
+                "Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization={no_sig}"
+            ),
+        ),
+        (
+            signed("PutItem", put, "AKIDSHALE", "secret", "us-east-1", Some(four)),
+            "com.amazon.coral.service#IncompleteSignatureException",
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'AKIDSHALE/20260101/us-east-1/dynamodb'".into(),
+        ),
+        (
+            signed("PutItem", put, "AKIDSHALE", "secret", "us-east-1", Some(&wrong_alg)),
+            "com.amazon.coral.service#IncompleteSignatureException",
+            "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA1' (only AWS4-HMAC-SHA256 for now). ".into(),
+        ),
+        (
+            signed("PutItem", put, "AKIDSHALE", "secret", "eu-west-1", None),
+            "com.amazon.coral.service#InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'eu-west-1'. ".into(),
+        ),
+        (
+            signed("PutItem", put, "AKIDNOBODY", "secret", "us-east-1", None),
+            "com.amazon.coral.service#UnrecognizedClientException",
+            "The security token included in the request is invalid.".into(),
+        ),
+        (
+            signed("PutItem", put, "AKIDSHALE", "wrong", "us-east-1", None),
+            "com.amazon.coral.service#InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+        ),
+    ];
+    for (req, ty, msg) in cases {
+        let (status, v) = send(req).await;
+        assert_eq!(status, 400, "{v}");
+        assert_eq!(v["__type"], ty, "{v}");
+        assert_eq!(v["message"], msg, "{v}");
+    }
+    // A scope naming another service (the signature itself would match).
+    let good_put = good("PutItem", put);
+    let other_service = good_put
+        .headers()
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .replace("/dynamodb/", "/s3/");
+    let (_, v) = send(signed(
+        "PutItem",
+        put,
+        "AKIDSHALE",
+        "secret",
+        "us-east-1",
+        Some(&other_service),
+    ))
+    .await;
+    assert_eq!(
+        v["message"],
+        "Credential should be scoped to correct service: 'dynamodb'. "
+    );
+    // Without X-Amz-Date the header is incomplete.
+    let mut req = good("PutItem", put);
+    req.headers_mut().remove("x-amz-date");
+    let (_, v) = send(req).await;
+    assert_eq!(
+        v["__type"],
+        "com.amazon.coral.service#IncompleteSignatureException"
+    );
+    assert!(
+        v["message"].as_str().unwrap().starts_with(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4-HMAC-SHA256 "
+        ),
+        "{v}"
+    );
+
+    // None of the rejected writes happened; a correctly signed one does.
+    let get = r#"{"TableName":"sig","Key":{"id":{"S":"x"}}}"#;
+    let (status, v) = send(good("GetItem", get)).await;
+    assert_eq!((status, v), (200, json!({})));
+    let (status, _) = send(good_put).await;
+    assert_eq!(status, 200);
+    let (_, v) = send(good("GetItem", get)).await;
+    assert_eq!(v, json!({"Item": {"id": {"S": "x"}}}));
+}

@@ -217,3 +217,112 @@ async fn concurrent_counter_updates_are_not_lost() {
         json!({"N": "100"})
     );
 }
+
+/// A `BatchGetItem` whose items add up to more than 16 MB answers with the items
+/// that fit and exactly the other keys in `UnprocessedKeys`; retrying those gets
+/// the rest. `BatchWriteItem` never leaves anything unprocessed.
+#[tokio::test]
+async fn batch_get_past_sixteen_megabytes_returns_unprocessed_keys() {
+    let s = TestServer::new();
+    s.create("fat", ("id", "S"), None).await;
+    let blob = "x".repeat(350_000);
+    let ids: Vec<String> = (0..100).map(|i| format!("k{i:03}")).collect();
+    for chunk in ids.chunks(25) {
+        let puts: Vec<Value> = chunk
+            .iter()
+            .map(|id| json!({"PutRequest": {"Item": {"id": {"S": id}, "v": {"S": blob}}}}))
+            .collect();
+        let v = s
+            .ok("BatchWriteItem", json!({"RequestItems": {"fat": puts}}))
+            .await;
+        assert_eq!(v, json!({"UnprocessedItems": {}}));
+    }
+    // Each item is 2 + 4 + 1 + 350,000 bytes by DynamoDB's size rules.
+    let per_response = 16 * 1024 * 1024 / 350_007;
+    assert_eq!(per_response, 47);
+
+    let returned = |v: &Value, table: &str| -> Vec<String> {
+        v["Responses"][table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"]["S"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let unprocessed = |v: &Value, table: &str| -> Vec<String> {
+        v["UnprocessedKeys"][table]["Keys"]
+            .as_array()
+            .map(|ks| {
+                ks.iter()
+                    .map(|k| k["id"]["S"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let request = json!({"fat": {
+        "Keys": ids.iter().map(|id| json!({"id": {"S": id}})).collect::<Vec<_>>(),
+        "ConsistentRead": true
+    }});
+    let v = s.ok("BatchGetItem", json!({"RequestItems": request})).await;
+    let first = returned(&v, "fat");
+    let left = unprocessed(&v, "fat");
+    assert_eq!(first.len(), per_response);
+    assert!(
+        v["Responses"]["fat"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["v"]["S"] == blob)
+    );
+    // Exactly the keys not returned are unprocessed, with the request's other parameters.
+    let mut all: Vec<String> = first.iter().chain(&left).cloned().collect();
+    all.sort();
+    assert_eq!(all, ids);
+    assert_eq!(v["UnprocessedKeys"]["fat"]["ConsistentRead"], true);
+
+    // Retrying the unprocessed keys, as the SDKs do, gets everything exactly once.
+    let mut got = first;
+    let mut pending = v["UnprocessedKeys"].clone();
+    let mut rounds = 1;
+    while pending != json!({}) {
+        let next = s.ok("BatchGetItem", json!({"RequestItems": pending})).await;
+        got.extend(returned(&next, "fat"));
+        pending = next["UnprocessedKeys"].clone();
+        rounds += 1;
+        assert!(rounds <= 5, "retries do not converge");
+    }
+    got.sort();
+    assert_eq!(got, ids);
+    assert_eq!(rounds, 3, "47 + 47 + 6 items");
+
+    // Over two tables the cut is by the whole response: every key is returned or
+    // unprocessed, never both, never neither.
+    s.create("thin", ("id", "S"), None).await;
+    s.put("thin", json!({"id": {"S": "small"}})).await;
+    let v = s
+        .ok(
+            "BatchGetItem",
+            json!({"RequestItems": {
+                "fat": {"Keys": ids[..60].iter().map(|id| json!({"id": {"S": id}})).collect::<Vec<_>>()},
+                "thin": {"Keys": [k("small")]}
+            }}),
+        )
+        .await;
+    assert_eq!(returned(&v, "fat").len(), per_response);
+    let mut fat: Vec<String> = returned(&v, "fat");
+    fat.extend(unprocessed(&v, "fat"));
+    fat.sort();
+    assert_eq!(fat, ids[..60]);
+    let thin = (returned(&v, "thin"), unprocessed(&v, "thin"));
+    assert_eq!(thin.0.len() + thin.1.len(), 1, "{thin:?}");
+
+    // Under the limit nothing is left over; a missing key is in neither list.
+    let v = s
+        .ok(
+            "BatchGetItem",
+            json!({"RequestItems": {"fat": {"Keys": [k("k000"), k("k001"), k("missing")]}}}),
+        )
+        .await;
+    assert_eq!(returned(&v, "fat").len(), 2);
+    assert_eq!(v["UnprocessedKeys"], json!({}));
+}

@@ -11,13 +11,14 @@ use crate::ops::{
     State, check_item_size, check_table_name, now_ms, open_table, opt_obj, projection, req_item,
     tx_put, visible, with_retry,
 };
-use crate::types::value::{item_from_json, item_to_json};
+use crate::types::value::{item_from_json, item_size, item_to_json};
 
 /// Most keys one `BatchGetItem` may ask for.
 pub const MAX_BATCH_GET: usize = 100;
 /// Most requests one `BatchWriteItem` may hold.
 pub const MAX_BATCH_WRITE: usize = 25;
-/// A `BatchGetItem` response stops growing at this many bytes (DynamoDB's 16 MB).
+/// A `BatchGetItem` response holds at most this many bytes of items, by DynamoDB's
+/// item size of the whole items read (before projection): DynamoDB's 16 MB.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 fn request_items(b: &Value) -> DynResult<&Map<String, Value>> {
@@ -33,8 +34,10 @@ fn request_items(b: &Value) -> DynResult<&Map<String, Value>> {
     Ok(ri)
 }
 
-/// `BatchGetItem`: every key is read; `UnprocessedKeys` holds only what did not
-/// fit in one response.
+/// `BatchGetItem`: keys are read in request order until the next item would take
+/// the response past 16 MB; that key and all after it come back in
+/// `UnprocessedKeys` (with the table's other request parameters), everything before
+/// it in `Responses` (a missing key read before the cut is in neither).
 pub fn get(st: &State, b: &Value) -> DynResult<Value> {
     let ri = request_items(b)?;
     let total: usize = ri
@@ -51,6 +54,7 @@ pub fn get(st: &State, b: &Value) -> DynResult<Value> {
     let mut responses = Map::new();
     let mut unprocessed = Map::new();
     let mut size = 0usize;
+    let mut full = false;
     for (name, req) in ri {
         let t = open_table(st, name)?;
         let keys = req
@@ -80,14 +84,21 @@ pub fn get(st: &State, b: &Value) -> DynResult<Value> {
         let mut out = Vec::new();
         let mut left = Vec::new();
         for (ek, k) in parsed {
-            if size >= MAX_RESPONSE_BYTES {
+            if full {
                 left.push(k.clone());
                 continue;
             }
             if let Some(v) = snap.get_in(&t.ks, &ek)?
                 && let Some(item) = visible(&t.meta, &v, now)?
             {
-                size += v.len();
+                let n = item_size(&item);
+                if size + n > MAX_RESPONSE_BYTES {
+                    // This item and every key after it are left for the client to retry.
+                    full = true;
+                    left.push(k.clone());
+                    continue;
+                }
+                size += n;
                 let item = match &proj {
                     Some(p) => project(&item, p),
                     None => item,

@@ -430,3 +430,224 @@ async fn set_and_value_validation() {
     assert_eq!(name, "ValidationException");
     assert!(msg.contains("Nesting Levels"), "{msg}");
 }
+
+/// `ConditionExpression` with `IN`, `NOT` and `size()` on UpdateItem, PutItem and
+/// DeleteItem: each passing condition applies its write, each failing one does not.
+#[tokio::test]
+async fn conditions_with_in_not_and_size() {
+    let s = table().await;
+    let item = json!({
+        "id": {"S": "f"}, "color": {"S": "red"}, "n": {"N": "7"}, "name": {"S": "abcde"},
+        "tags": {"SS": ["a", "b", "c"]}, "l": {"L": [{"N": "1"}, {"S": "x"}]},
+        "m": {"M": {"k": {"N": "1"}}}, "bin": {"B": "AAEC"}
+    });
+    s.put("items", item.clone()).await;
+    let n = |v: i64| json!({"N": v.to_string()});
+    let st = |v: &str| json!({"S": v});
+    let cases: Vec<(&str, Value, bool)> = vec![
+        (
+            "color IN (:r, :g)",
+            json!({":r": st("red"), ":g": st("green")}),
+            true,
+        ),
+        (
+            "color IN (:g, :b)",
+            json!({":g": st("green"), ":b": st("blue")}),
+            false,
+        ),
+        (
+            "n IN (:r, :seven)",
+            json!({":r": st("red"), ":seven": n(7)}),
+            true,
+        ),
+        ("n IN (:r)", json!({":r": st("7")}), false),
+        ("missing IN (:r)", json!({":r": st("red")}), false),
+        ("NOT color IN (:g)", json!({":g": st("green")}), true),
+        ("NOT (color IN (:r))", json!({":r": st("red")}), false),
+        ("NOT color = :r", json!({":r": st("red")}), false),
+        ("NOT attribute_exists(missing)", json!({}), true),
+        ("NOT NOT attribute_exists(color)", json!({}), true),
+        (
+            "NOT (n BETWEEN :lo AND :hi)",
+            json!({":lo": n(1), ":hi": n(10)}),
+            false,
+        ),
+        ("size(name) = :five", json!({":five": n(5)}), true),
+        ("size(name) > :five", json!({":five": n(5)}), false),
+        ("size(tags) = :three", json!({":three": n(3)}), true),
+        ("size(l) = :two", json!({":two": n(2)}), true),
+        ("size(m) = :k", json!({":k": n(1)}), true),
+        ("size(bin) = :three", json!({":three": n(3)}), true),
+        ("size(missing) >= :zero", json!({":zero": n(0)}), false),
+        (
+            "size(tags) IN (:two, :three)",
+            json!({":two": n(2), ":three": n(3)}),
+            true,
+        ),
+        (
+            "NOT size(name) < :five AND color IN (:r, :g) AND NOT contains(tags, :z)",
+            json!({":five": n(5), ":r": st("red"), ":g": st("green"), ":z": st("z")}),
+            true,
+        ),
+        (
+            "size(name) < :five OR NOT color IN (:r)",
+            json!({":five": n(5), ":r": st("red")}),
+            false,
+        ),
+    ];
+    let mut passed = 0;
+    for (cond, vals, want) in &cases {
+        let mut vals = vals.clone();
+        vals[":one"] = n(1);
+        let body = json!({"TableName": "items", "Key": key("f"), "ConditionExpression": cond,
+                          "UpdateExpression": "ADD probes :one", "ExpressionAttributeValues": vals});
+        let (status, v) = s.call("UpdateItem", body).await;
+        if *want {
+            assert_eq!(status, 200, "{cond}: {v}");
+            passed += 1;
+        } else {
+            assert_eq!(status, 400, "{cond}: {v}");
+            assert_eq!(
+                v["__type"], "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                "{cond}"
+            );
+        }
+        let got = s.get("items", key("f")).await.unwrap();
+        assert_eq!(got["probes"], n(passed), "after {cond}");
+    }
+    assert_eq!(passed, cases.iter().filter(|c| c.2).count() as i64);
+
+    // PutItem and DeleteItem with the same functions.
+    let put = |cond: &str, vals: Value| {
+        json!({"TableName": "items", "Item": {"id": {"S": "f"}, "replaced": {"BOOL": true}},
+               "ConditionExpression": cond, "ExpressionAttributeValues": vals})
+    };
+    let (name, _, _) = s
+        .err("PutItem", put("size(tags) = :two", json!({":two": n(2)})))
+        .await;
+    assert_eq!(name, "ConditionalCheckFailedException");
+    let (name, _, _) = s
+        .err(
+            "DeleteItem",
+            json!({"TableName": "items", "Key": key("f"), "ConditionExpression": "NOT color IN (:r, :g)",
+                   "ExpressionAttributeValues": {":r": st("red"), ":g": st("green")}}),
+        )
+        .await;
+    assert_eq!(name, "ConditionalCheckFailedException");
+    assert_eq!(s.get("items", key("f")).await.unwrap()["color"], st("red"));
+    s.ok(
+        "PutItem",
+        put(
+            "color IN (:r) AND size(name) = :five",
+            json!({":r": st("red"), ":five": n(5)}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        s.get("items", key("f")).await.unwrap(),
+        json!({"id": {"S": "f"}, "replaced": {"BOOL": true}})
+    );
+    s.ok(
+        "DeleteItem",
+        json!({"TableName": "items", "Key": key("f"), "ConditionExpression": "NOT size(id) IN (:z) AND replaced IN (:t)",
+               "ExpressionAttributeValues": {":z": n(0), ":t": {"BOOL": true}}}),
+    )
+    .await;
+    assert!(s.get("items", key("f")).await.is_none());
+}
+
+/// `FilterExpression` with `IN`, `NOT` and `size()` on Query and Scan: the items
+/// returned are exactly those the filter selects, in key order for Query.
+#[tokio::test]
+async fn filters_with_in_not_and_size() {
+    let s = TestServer::new();
+    s.create("filt", ("p", "S"), Some(("n", "N"))).await;
+    const COLORS: [&str; 3] = ["red", "green", "blue"];
+    let mut writes = Vec::new();
+    for i in 0..24usize {
+        let tags: Vec<String> = (0..=i % 4).map(|t| format!("t{t}")).collect();
+        writes.push(json!({"PutRequest": {"Item": {
+            "p": {"S": if i < 12 { "a" } else { "b" }}, "n": {"N": i.to_string()},
+            "color": {"S": COLORS[i % 3]}, "name": {"S": "x".repeat(i % 5)}, "tags": {"SS": tags}
+        }}}));
+    }
+    for chunk in writes.chunks(25) {
+        s.ok("BatchWriteItem", json!({"RequestItems": {"filt": chunk}}))
+            .await;
+    }
+    let color = |i: usize| COLORS[i % 3];
+    let name_len = |i: usize| i % 5;
+    let tag_count = |i: usize| i % 4 + 1;
+    let n = |v: i64| json!({"N": v.to_string()});
+    let st = |v: &str| json!({"S": v});
+    type Pred = Box<dyn Fn(usize) -> bool>;
+    let cases: Vec<(&str, Value, Pred)> = vec![
+        (
+            "color IN (:r, :g)",
+            json!({":r": st("red"), ":g": st("green")}),
+            Box::new(move |i| color(i) != "blue"),
+        ),
+        (
+            "NOT color IN (:r)",
+            json!({":r": st("red")}),
+            Box::new(move |i| color(i) != "red"),
+        ),
+        (
+            "size(name) > :two",
+            json!({":two": n(2)}),
+            Box::new(move |i| name_len(i) > 2),
+        ),
+        (
+            "NOT (size(tags) = :one) AND color IN (:b)",
+            json!({":one": n(1), ":b": st("blue")}),
+            Box::new(move |i| tag_count(i) != 1 && color(i) == "blue"),
+        ),
+        (
+            "size(tags) IN (:two, :four) OR NOT size(name) <> :zero",
+            json!({":two": n(2), ":four": n(4), ":zero": n(0)}),
+            Box::new(move |i| matches!(tag_count(i), 2 | 4) || name_len(i) == 0),
+        ),
+    ];
+    for (filter, vals, pred) in &cases {
+        let mut qvals = vals.clone();
+        qvals[":p"] = st("a");
+        let v = s
+            .ok(
+                "Query",
+                json!({"TableName": "filt", "KeyConditionExpression": "p = :p", "FilterExpression": filter,
+                       "ExpressionAttributeValues": qvals}),
+            )
+            .await;
+        let got: Vec<usize> = v["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["n"]["N"].as_str().unwrap().parse().unwrap())
+            .collect();
+        let want: Vec<usize> = (0..12).filter(|i| pred(*i)).collect();
+        assert_eq!(got, want, "Query {filter}");
+        assert_eq!(v["ScannedCount"], 12);
+        assert_eq!(v["Count"], want.len());
+
+        let v = s
+            .ok(
+                "Scan",
+                json!({"TableName": "filt", "FilterExpression": filter, "ExpressionAttributeValues": vals}),
+            )
+            .await;
+        let mut got: Vec<usize> = v["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["n"]["N"].as_str().unwrap().parse().unwrap())
+            .collect();
+        got.sort_unstable();
+        let want: Vec<usize> = (0..24).filter(|i| pred(*i)).collect();
+        assert!(
+            !want.is_empty() && want.len() < 24,
+            "{filter} selects a proper subset"
+        );
+        assert_eq!(got, want, "Scan {filter}");
+        assert_eq!(v["ScannedCount"], 24);
+    }
+}

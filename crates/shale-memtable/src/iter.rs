@@ -1,4 +1,23 @@
 //! [`MemTableIterator`]: the memtable's [`InternalIterator`].
+//!
+//! A skiplist search costs O(log n) key comparisons (each a likely cache miss in a
+//! large memtable), so the iterator does not search on every step: it keeps a small
+//! buffer of owned entries (clones of the skiplist's `Bytes`, refcount bumps) that
+//! were adjacent in the skiplist when they were read, and steps through it. Stepping
+//! past either end of the buffer refills it with one range scan from the current key.
+//!
+//! Forward refills read up to `batch` entries with one search and then walk the
+//! skiplist's level-0 links; `batch` starts small after every seek (a seek followed by
+//! one or two steps reads no more than it uses) and doubles up to [`MAX_BATCH`].
+//! `crossbeam-skiplist` nodes have no back links (its reverse step is itself a search
+//! from the head), so a backward refill gains nothing from reading ahead: it reads
+//! [`BACKWARD_BATCH`] entries, one search each, as the unbuffered iterator did.
+//!
+//! Concurrent inserts: a buffer is a run of entries that were consecutive in the
+//! skiplist when it was filled, and every entry that existed when the iterator was
+//! positioned existed at every later fill, so no such entry is ever skipped or
+//! repeated; entries inserted after a fill may be missed (they carry seqnos above
+//! every reader's snapshot, so no reader needs them).
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -8,17 +27,118 @@ use shale_core::{InternalIterator, InternalKey, Result};
 
 use crate::MemTable;
 
+/// Entries read by the first forward refill after a seek.
+pub(crate) const FIRST_BATCH: usize = 8;
+/// The most entries one forward refill reads.
+pub(crate) const MAX_BATCH: usize = 64;
+/// Entries read by one backward refill (see the module docs).
+pub(crate) const BACKWARD_BATCH: usize = 1;
+
 /// An iterator over a memtable that owns a reference to it, so it can outlive the
-/// `Db` call that created it. Each step is a skiplist search from the current key,
-/// which keeps the iterator independent of concurrent inserts.
+/// `Db` call that created it. It reads the skiplist in short runs into a buffer of
+/// owned entries, which keeps it independent of concurrent inserts (see the module
+/// docs of `iter.rs` for the guarantees).
 pub struct MemTableIterator {
     mem: Arc<MemTable>,
-    current: Option<(InternalKey, Bytes)>,
+    /// A run of entries that were consecutive in the skiplist, ascending.
+    buf: Vec<(InternalKey, Bytes)>,
+    /// The current entry, `buf[pos]`; the iterator is valid iff `pos < buf.len()`.
+    pos: usize,
+    /// Entries the next forward refill reads.
+    batch: usize,
+    first_batch: usize,
+    max_batch: usize,
+    backward_batch: usize,
 }
 
 impl MemTableIterator {
     pub(crate) fn new(mem: Arc<MemTable>) -> Self {
-        MemTableIterator { mem, current: None }
+        Self::with_batches(mem, FIRST_BATCH, MAX_BATCH, BACKWARD_BATCH)
+    }
+
+    /// An iterator with explicit refill sizes (tests use tiny ones to cross buffer
+    /// boundaries often).
+    pub(crate) fn with_batches(
+        mem: Arc<MemTable>,
+        first_batch: usize,
+        max_batch: usize,
+        backward_batch: usize,
+    ) -> Self {
+        let first_batch = first_batch.max(1);
+        MemTableIterator {
+            mem,
+            buf: Vec::new(),
+            pos: 0,
+            batch: first_batch,
+            first_batch,
+            max_batch: max_batch.max(first_batch),
+            backward_batch: backward_batch.max(1),
+        }
+    }
+
+    /// Positions at `found` (or nowhere) and restarts the refill growth.
+    fn position(&mut self, found: Option<(InternalKey, Bytes)>) {
+        self.buf.clear();
+        self.pos = 0;
+        self.batch = self.first_batch;
+        self.buf.extend(found);
+    }
+
+    fn current(&self) -> Option<&(InternalKey, Bytes)> {
+        self.buf.get(self.pos)
+    }
+
+    /// Refills with the entries after the current (last buffered) one, keeping the
+    /// current one so a `prev` right after needs no search.
+    fn refill_forward(&mut self) {
+        self.buf.drain(..self.pos);
+        self.buf.truncate(1);
+        let Some((key, _)) = self.buf.first() else {
+            return;
+        };
+        let key = key.clone();
+        let n = self.batch;
+        self.batch = (n * 2).min(self.max_batch);
+        self.buf.extend(
+            self.mem
+                .map
+                .range((Bound::Excluded(&key), Bound::Unbounded))
+                .take(n)
+                .map(|e| (e.key().clone(), e.value().clone())),
+        );
+        // Past the end when nothing followed: `pos == buf.len()`.
+        self.pos = if self.buf.len() > 1 {
+            1
+        } else {
+            self.buf.len()
+        };
+    }
+
+    /// Refills with the entries before the current (first buffered) one, keeping the
+    /// current one so a `next` right after needs no search.
+    fn refill_backward(&mut self) {
+        self.buf.truncate(self.pos + 1);
+        self.buf.drain(..self.pos);
+        let Some((key, _)) = self.buf.first() else {
+            return;
+        };
+        let key = key.clone();
+        // Read descending after the current entry, then flip to ascending.
+        self.buf.extend(
+            self.mem
+                .map
+                .range((Bound::Unbounded, Bound::Excluded(&key)))
+                .rev()
+                .take(self.backward_batch)
+                .map(|e| (e.key().clone(), e.value().clone())),
+        );
+        self.buf.reverse();
+        self.pos = match self.buf.len() {
+            1 => 1, // nothing before: invalid
+            n => n - 2,
+        };
+        // A run ascending from here on restarts small.
+        self.batch = self.first_batch;
     }
 }
 
@@ -28,43 +148,57 @@ fn owned(target: &[u8]) -> InternalKey {
 
 impl InternalIterator for MemTableIterator {
     fn valid(&self) -> bool {
-        self.current.is_some()
+        self.pos < self.buf.len()
     }
 
     fn seek_to_first(&mut self) {
-        self.current = self.mem.lower_bound(Bound::Unbounded);
+        let found = self.mem.lower_bound(Bound::Unbounded);
+        self.position(found);
     }
 
     fn seek_to_last(&mut self) {
-        self.current = self.mem.upper_bound(Bound::Unbounded);
+        let found = self.mem.upper_bound(Bound::Unbounded);
+        self.position(found);
     }
 
     fn seek(&mut self, target: &[u8]) {
-        self.current = self.mem.lower_bound(Bound::Included(&owned(target)));
+        let found = self.mem.lower_bound(Bound::Included(&owned(target)));
+        self.position(found);
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        self.current = self.mem.upper_bound(Bound::Included(&owned(target)));
+        let found = self.mem.upper_bound(Bound::Included(&owned(target)));
+        self.position(found);
     }
 
     fn next(&mut self) {
-        if let Some((key, _)) = self.current.take() {
-            self.current = self.mem.lower_bound(Bound::Excluded(&key));
+        if !self.valid() {
+            return;
+        }
+        if self.pos + 1 < self.buf.len() {
+            self.pos += 1;
+        } else {
+            self.refill_forward();
         }
     }
 
     fn prev(&mut self) {
-        if let Some((key, _)) = self.current.take() {
-            self.current = self.mem.upper_bound(Bound::Excluded(&key));
+        if !self.valid() {
+            return;
+        }
+        if self.pos > 0 {
+            self.pos -= 1;
+        } else {
+            self.refill_backward();
         }
     }
 
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map_or(&[], |(k, _)| k.as_bytes())
+        self.current().map_or(&[], |(k, _)| k.as_bytes())
     }
 
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map_or(&[], |(_, v)| v)
+        self.current().map_or(&[], |(_, v)| v)
     }
 
     fn status(&self) -> Result<()> {

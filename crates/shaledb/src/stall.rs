@@ -79,7 +79,7 @@ impl DbInner {
                     continue 'outer;
                 }
                 let l0 = sv.version.files(0).len();
-                let debt = self.pending_compaction_bytes(&sv.version);
+                let debt = sv.compaction_debt(|v| self.pending_compaction_bytes(v));
                 let stop = full
                     || l0 >= self.opts.l0_stop_writes_trigger
                     || debt >= self.opts.hard_pending_compaction_bytes_limit;

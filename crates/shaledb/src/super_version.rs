@@ -34,6 +34,9 @@ pub(crate) struct SuperVersion {
     /// The range tombstones of the frozen memtables and every table, fragmented once
     /// on first use (they never change for this super version).
     frozen_tombstones: OnceLock<Arc<FragmentedTombstones>>,
+    /// The version's compaction debt (a function of the version alone), computed once
+    /// instead of on every write group.
+    debt: OnceLock<u64>,
 }
 
 impl SuperVersion {
@@ -49,7 +52,14 @@ impl SuperVersion {
             imm,
             version,
             frozen_tombstones: OnceLock::new(),
+            debt: OnceLock::new(),
         }
+    }
+
+    /// The compaction debt of `version`, as `compute` (`DbInner::pending_compaction_bytes`)
+    /// gives it, computed on first use.
+    pub(crate) fn compaction_debt(&self, compute: impl FnOnce(&Version) -> u64) -> u64 {
+        *self.debt.get_or_init(|| compute(&self.version))
     }
 
     /// Every range tombstone a reader of this super version must honour — the

@@ -20,11 +20,12 @@ Phases:
   sigv4   a server that verifies signatures: good, wrong secret, unknown key, wrong
           region, unsigned, incomplete Authorization
 
-Each phase prints `phase <name> ok`; the script ends with `boto3 ok`.
+Each phase prints `phase <name> ok in <seconds>s`; the script ends with `boto3 ok`.
 """
 import decimal
 import os
 import sys
+import time
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
@@ -488,7 +489,8 @@ PHASES = {"items": phase_items, "paging": phase_paging, "batch": phase_batch, "t
           "sigv4": phase_sigv4}
 
 for name in os.environ.get("SHALE_BOTO3_PHASES", "items").split(","):
+    started = time.monotonic()
     PHASES[name]()
-    print(f"phase {name} ok", flush=True)
+    print(f"phase {name} ok in {time.monotonic() - started:.2f}s", flush=True)
 print("boto3 ok", flush=True)
 sys.exit(0)

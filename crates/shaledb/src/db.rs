@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 use shale_compaction::CompactionOptions;
 use shale_core::key::parse_internal_key;
 use shale_core::range_del::UNBOUNDED_END;
@@ -18,6 +17,7 @@ use shale_core::{
 use shale_fs::FileLock;
 use shale_manifest::{Version, VersionEdit, VersionSet};
 use shale_memtable::Lookup;
+use smallvec::SmallVec;
 
 use crate::background::{Background, BgGuard, ManualCompaction};
 use crate::keyspace::Ks;

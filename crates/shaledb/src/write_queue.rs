@@ -148,8 +148,14 @@ impl DbInner {
     /// Freezes the active memtables of `keyspaces` (those holding anything) through
     /// the write queue, so it is ordered with every write.
     pub(crate) fn force_rotation(&self, keyspaces: Vec<u32>) -> Result<()> {
-        self.enqueue(WriteBatch::new(), false, KsIds::new(), Some(keyspaces), None)
-            .map(|_| ())
+        self.enqueue(
+            WriteBatch::new(),
+            false,
+            KsIds::new(),
+            Some(keyspaces),
+            None,
+        )
+        .map(|_| ())
     }
 
     fn enqueue(

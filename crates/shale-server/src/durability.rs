@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use shaledb::{Db, WriteOptions};
+use shaledb::WriteOptions;
 use tracing::warn;
 
-use crate::Shutdown;
+use crate::Context;
 
 /// How front-end writes are made durable.
 ///
@@ -54,26 +54,100 @@ impl SyncPolicy {
     }
 }
 
-/// Starts the once-a-second WAL fsync used by [`SyncPolicy::Everysec`]; it stops at
-/// shutdown. Runs on its own thread so a slow fsync never holds a reactor thread.
-pub fn spawn_wal_syncer(
-    db: Db,
-    shutdown: Shutdown,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
+/// How often the `everysec` syncer fsyncs the WAL.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts the once-a-second WAL fsync behind [`SyncPolicy::Everysec`]. Start it
+/// whatever the starting policy: it reads the context's policy at every tick and
+/// syncs only while that is `everysec`, so `CONFIG SET appendfsync` takes effect
+/// at runtime in both directions. It stops at shutdown (unpark the thread to stop
+/// it at once). Runs on its own thread so a slow fsync never holds a reactor
+/// thread.
+pub fn spawn_wal_syncer(ctx: Context) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("shale-wal-syncer".into())
         .spawn(move || {
             let mut failures = 0u32;
-            while !shutdown.is_triggered() {
-                std::thread::park_timeout(Duration::from_secs(1));
-                if let Err(e) = db.sync_wal() {
-                    // A failed fsync poisons the Db; writes now fail with that error,
-                    // so log once and then only occasionally.
-                    if failures.is_multiple_of(60) {
-                        warn!(error = %e, "background WAL sync failed");
+            loop {
+                std::thread::park_timeout(SYNC_INTERVAL);
+                if ctx.shutdown.is_triggered() {
+                    break;
+                }
+                if ctx.sync_policy() != SyncPolicy::Everysec {
+                    continue;
+                }
+                match ctx.db.sync_wal() {
+                    Ok(()) => ctx.metrics.wal_background_synced(),
+                    Err(e) => {
+                        // A failed fsync poisons the Db; writes now fail with that
+                        // error, so log once and then only occasionally.
+                        if failures.is_multiple_of(60) {
+                            warn!(error = %e, "background WAL sync failed");
+                        }
+                        failures = failures.saturating_add(1);
                     }
-                    failures = failures.saturating_add(1);
                 }
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use shaledb::{Db, FileSystem, MemFs, Options};
+
+    use super::*;
+    use crate::Limits;
+
+    /// The WAL files of the Db at `/db` on `mem`.
+    fn wals(mem: &MemFs) -> Vec<PathBuf> {
+        let dir = Path::new("/db");
+        let mut v: Vec<PathBuf> = mem
+            .list(dir)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.ends_with(".log"))
+            .map(|n| dir.join(n))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// True when every byte of every WAL would survive a power cut now.
+    fn wal_synced(mem: &MemFs) -> bool {
+        wals(mem)
+            .iter()
+            .all(|w| mem.synced_len(w).unwrap() == mem.file_size(w).unwrap())
+    }
+
+    #[test]
+    fn a_switch_to_everysec_at_runtime_starts_syncing() {
+        let mem = MemFs::new();
+        let opts = Options {
+            fs: Arc::new(mem.clone()),
+            ..Options::default()
+        };
+        let db = Db::open("/db", opts).unwrap();
+        let ctx = Context::new(db.clone(), Limits::default(), SyncPolicy::No);
+        let syncer = spawn_wal_syncer(ctx.clone()).unwrap();
+        db.put_opt("k", "v", &ctx.write_options()).unwrap();
+        assert!(!wals(&mem).is_empty());
+        assert!(!wal_synced(&mem), "an unsynced write under `no`");
+        // `CONFIG SET appendfsync everysec`: no further write, the syncer takes over.
+        ctx.set_sync_policy(SyncPolicy::Everysec);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !wal_synced(&mem) {
+            assert!(Instant::now() < deadline, "the WAL was never synced");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(ctx.metrics.wal_background_syncs() >= 1);
+        ctx.shutdown.trigger();
+        syncer.thread().unpark();
+        syncer.join().unwrap();
+    }
 }

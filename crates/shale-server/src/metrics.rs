@@ -60,6 +60,7 @@ pub struct Metrics {
     connections_rejected: AtomicU64,
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
+    wal_background_syncs: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -157,6 +158,16 @@ impl Metrics {
     /// Bytes written to clients since start.
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written.load(Ordering::Relaxed)
+    }
+
+    /// Counts one WAL fsync done by the `everysec` background syncer.
+    pub fn wal_background_synced(&self) {
+        self.wal_background_syncs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// WAL fsyncs done by the `everysec` background syncer since start.
+    pub fn wal_background_syncs(&self) -> u64 {
+        self.wal_background_syncs.load(Ordering::Relaxed)
     }
 
     /// Total commands answered for one protocol (all protocols with `None`).
@@ -273,6 +284,15 @@ impl Metrics {
         out.push_str("# HELP shale_net_output_bytes_total Bytes written to clients.\n");
         out.push_str("# TYPE shale_net_output_bytes_total counter\n");
         let _ = writeln!(out, "shale_net_output_bytes_total {}", self.bytes_written());
+        out.push_str(
+            "# HELP shale_wal_background_syncs_total WAL fsyncs by the everysec syncer.\n",
+        );
+        out.push_str("# TYPE shale_wal_background_syncs_total counter\n");
+        let _ = writeln!(
+            out,
+            "shale_wal_background_syncs_total {}",
+            self.wal_background_syncs()
+        );
         out
     }
 }
@@ -313,6 +333,7 @@ mod tests {
             text.contains("shale_command_errors_total{protocol=\"redis\",command=\"get\"} 1\n")
         );
         assert!(text.contains("shale_connected_clients{protocol=\"redis\"} 3\n"));
+        assert!(text.contains("shale_wal_background_syncs_total 0\n"));
         assert!(text.contains(
             "shale_command_duration_seconds_count{protocol=\"memcache\",command=\"set\"} 1\n"
         ));

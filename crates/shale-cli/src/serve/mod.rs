@@ -150,13 +150,9 @@ async fn serve(ctx: Context, cfg: &ServeConfig) -> Result<()> {
             "nothing to serve: no protocol enabled and no admin address",
         ));
     }
-    let syncer = match cfg.server.appendfsync {
-        SyncPolicy::Everysec => Some(
-            shale_server::spawn_wal_syncer(ctx.db.clone(), ctx.shutdown.clone())
-                .map_err(|e| Error::io("spawn", "<wal syncer>", e))?,
-        ),
-        _ => None,
-    };
+    // Whatever the starting policy: `CONFIG SET appendfsync everysec` may turn it on.
+    let syncer = shale_server::spawn_wal_syncer(ctx.clone())
+        .map_err(|e| Error::io("spawn", "<wal syncer>", e))?;
     announce("ready", None);
     let signals = wait_for_signal(ctx.clone());
     tokio::pin!(signals);
@@ -179,10 +175,8 @@ async fn serve(ctx: Context, cfg: &ServeConfig) -> Result<()> {
             },
         }
     }
-    if let Some(t) = syncer {
-        t.thread().unpark();
-        let _ = t.join();
-    }
+    syncer.thread().unpark();
+    let _ = syncer.join();
     first_error.map_or(Ok(()), Err)
 }
 

@@ -48,7 +48,7 @@ pub async fn serve(
         .db
         .keyspace(&config.keyspace)
         .map_err(std::io::Error::other)?;
-    let store = Arc::new(Store::new(ctx.db.clone(), ks, config.lock_stripes));
+    let store = Arc::new(Store::new(ctx.clone(), ks, config.lock_stripes));
     let shared = Arc::new(Shared { store, config });
     shale_server::serve_connections(
         listener,

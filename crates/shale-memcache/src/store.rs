@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use shaledb::{Db, Keyspace, WriteBatch, WriteOptions};
+use shale_server::Context;
+use shaledb::{Keyspace, WriteBatch, WriteOptions};
 
 use crate::item::Item;
 use crate::stats::Counters;
@@ -38,7 +39,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The items of one keyspace plus the state that makes commands on them atomic.
 pub struct Store {
-    db: Db,
+    ctx: Context,
     ks: Keyspace,
     stripes: Box<[Mutex<()>]>,
     next_cas: AtomicU64,
@@ -63,14 +64,15 @@ fn hash(key: &[u8]) -> u64 {
 }
 
 impl Store {
-    /// A store over keyspace `ks` with `stripes` lock stripes. CAS uniques start at
-    /// the current Unix time in microseconds (see `docs/format/memcache.md`).
-    pub fn new(db: Db, ks: Keyspace, stripes: usize) -> Store {
+    /// A store over keyspace `ks` of `ctx`'s Db with `stripes` lock stripes. CAS
+    /// uniques start at the current Unix time in microseconds (see
+    /// `docs/format/memcache.md`).
+    pub fn new(ctx: Context, ks: Keyspace, stripes: usize) -> Store {
         let micros = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2));
         Store {
-            db,
+            ctx,
             ks,
             stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
             next_cas: AtomicU64::new(micros),
@@ -103,7 +105,7 @@ impl Store {
 
     /// Now, in ms since the Unix epoch, from the database's clock.
     pub fn now_ms(&self) -> StoreResult<u64> {
-        Ok(self.db.now_ms())
+        Ok(self.ctx.db.now_ms())
     }
 
     /// The absolute expiry (ms, 0 = never) of a memcached exptime given now:
@@ -141,22 +143,20 @@ impl Store {
         } else {
             batch.put_in(self.ks.id(), key, item.encode());
         }
-        self.db.write(batch, wo)?;
-        Ok(())
+        self.write(batch, wo)
     }
 
     /// Deletes `key`. The caller holds the key's lock.
     pub fn delete(&self, key: &[u8], wo: &WriteOptions) -> StoreResult<()> {
         let mut batch = WriteBatch::new();
         batch.delete_in(self.ks.id(), key);
-        self.db.write(batch, wo)?;
-        Ok(())
+        self.write(batch, wo)
     }
 
     /// Deletes every item now (one range tombstone over the keyspace).
     pub fn flush_now(&self, wo: &WriteOptions) -> StoreResult<()> {
         self.flush_generation.fetch_add(1, Ordering::SeqCst);
-        self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo)?;
+        self.noted(self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo))?;
         Ok(())
     }
 
@@ -171,8 +171,24 @@ impl Store {
         if self.flush_generation.load(Ordering::SeqCst) != generation {
             return Ok(false);
         }
-        self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo)?;
+        self.noted(self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo))?;
         Ok(true)
+    }
+}
+
+impl Store {
+    fn write(&self, batch: WriteBatch, wo: &WriteOptions) -> StoreResult<()> {
+        self.noted(self.ctx.db.write(batch, wo))?;
+        Ok(())
+    }
+
+    /// Passes an engine write's result on, telling the context about a failure
+    /// (so `/health` sees a Db that now refuses writes).
+    fn noted<T>(&self, r: shaledb::Result<T>) -> shaledb::Result<T> {
+        if let Err(e) = &r {
+            self.ctx.note_write_error(e);
+        }
+        r
     }
 }
 

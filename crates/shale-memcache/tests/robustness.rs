@@ -7,9 +7,10 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{Server, http_get};
 use shale_memcache::MemcacheConfig;
 use shale_server::Limits;
+use shaledb::MemFs;
 
 #[test]
 fn pipelined_commands_answer_in_order() {
@@ -248,4 +249,31 @@ fn one_mebibyte_values_round_trip() {
         "set big 0 0 1048577\r\n",
         "SERVER_ERROR object too large for cache\r\n",
     );
+}
+
+/// A write the engine fails (the disk goes away under it) poisons the Db: writes
+/// answer `SERVER_ERROR` from then on and the admin `/health` answers 503.
+#[test]
+fn health_answers_503_after_a_failed_wal_write() {
+    let mem = MemFs::new();
+    let server = Server::start_on(mem.clone());
+    let admin = server.admin();
+    let mut c = server.client();
+    c.roundtrip("set k 0 0 1\r\na\r\n", "STORED\r\n");
+    assert_eq!(http_get(admin, "/health"), (200, "OK\n".to_string()));
+    // A power cut under the running Db: its open WAL handle fails from now on.
+    mem.crash();
+    c.send("set k 0 0 1\r\nb\r\n");
+    let reply = c.line();
+    assert!(reply.starts_with("SERVER_ERROR "), "{reply}");
+    let (status, body) = http_get(admin, "/health");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("ERROR: writes refused until restart: "),
+        "{body}"
+    );
+    c.send("ms k 1\r\nc\r\n");
+    let reply = c.line();
+    assert!(reply.contains("read-only"), "{reply}");
+    c.roundtrip("get k\r\n", "VALUE k 0 1\r\na\r\nEND\r\n");
 }

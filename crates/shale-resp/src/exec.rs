@@ -97,10 +97,7 @@ impl<'a> Exec<'a> {
     pub fn commit(&mut self) -> CmdResult<()> {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
-            self.srv
-                .ctx
-                .db
-                .write(batch, &self.srv.ctx.write_options())?;
+            self.srv.ctx.write(batch)?;
         }
         self.overlay.clear();
         self.ranges.clear();

@@ -32,3 +32,34 @@ fn failed_wal_write_poisons_into_errors_not_hangs() {
     let mut other = s.conn();
     assert_eq!(other.cmd(&["PING"]), V::S("PONG".into()));
 }
+
+/// A failed WAL write poisons the Db; the admin `/health` endpoint then answers 503
+/// (docs/serve.md), not only after background errors.
+#[test]
+fn health_answers_503_after_a_failed_wal_write() {
+    let mem = MemFs::new();
+    let fs = Arc::new(FaultFs::with_mem(&mem));
+    let s = TestServer::with(Setup {
+        fs: Some(fs.clone()),
+        ..Setup::default()
+    });
+    let admin = s.admin();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), V::ok());
+    assert_eq!(http_get(admin, "/health"), (200, "OK\n".to_string()));
+    let rule = fs.add_rule(Rule::error(Op::Append, ErrorKind::Eio).path(".log"));
+    let r = c.cmd(&["SET", "k", "w"]);
+    assert!(matches!(&r, V::E(m) if m.starts_with("ERR ")), "{r:?}");
+    fs.remove_rule(rule);
+    let (status, body) = http_get(admin, "/health");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("ERROR: writes refused until restart: "),
+        "{body}"
+    );
+    // Still refused after the fault is gone: the Db stays poisoned until reopened.
+    let r = c.cmd(&["SET", "k", "x"]);
+    assert!(matches!(&r, V::E(m) if m.contains("read-only")), "{r:?}");
+    assert_eq!(http_get(admin, "/health").0, 503);
+    assert_eq!(c.cmd(&["GET", "k"]), V::b("v"));
+}

@@ -35,17 +35,26 @@ async fn metrics(State(ctx): State<Context>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
-async fn health(State(ctx): State<Context>) -> impl IntoResponse {
-    let stats = ctx.db.stats();
-    if stats.background_errors > 0 {
+/// `200 OK`, or `503` when the engine refuses writes (a background error, or a
+/// failed write or WAL sync that poisoned it) or the server is shutting down.
+async fn health(State(ctx): State<Context>) -> (StatusCode, String) {
+    if let Some(why) = ctx.write_failure() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "ERROR: background errors; writes refused until reopen\n",
+            format!("ERROR: writes refused until restart: {why}\n"),
+        )
+    } else if ctx.db.stats().background_errors > 0 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERROR: background errors; writes refused until restart\n".to_string(),
         )
     } else if ctx.shutdown.is_triggered() {
-        (StatusCode::SERVICE_UNAVAILABLE, "SHUTTING DOWN\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SHUTTING DOWN\n".to_string(),
+        )
     } else {
-        (StatusCode::OK, "OK\n")
+        (StatusCode::OK, "OK\n".to_string())
     }
 }
 
@@ -132,4 +141,55 @@ fn engine_metrics(s: &shaledb::Stats) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::sync::Arc;
+
+    use shaledb::{Db, MemFs, Options, WriteBatch};
+
+    use super::*;
+    use crate::{Limits, SyncPolicy};
+
+    #[test]
+    fn health_is_503_once_a_failed_write_poisons_the_db() {
+        let mem = MemFs::new();
+        let opts = Options {
+            fs: Arc::new(mem.clone()),
+            ..Options::default()
+        };
+        let db = Db::open("/db", opts).unwrap();
+        let ctx = Context::new(db, Limits::default(), SyncPolicy::No);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let check = || rt.block_on(health(State(ctx.clone())));
+        let mut batch = WriteBatch::new();
+        batch.put("k", "v");
+        ctx.write(batch).unwrap();
+        assert_eq!(check(), (StatusCode::OK, "OK\n".to_string()));
+        // A power cut under the running Db: its open WAL handle fails from now on.
+        mem.crash();
+        let mut batch = WriteBatch::new();
+        batch.put("k", "w");
+        ctx.write(batch).unwrap_err();
+        let (status, body) = check();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            body.starts_with("ERROR: writes refused until restart: "),
+            "{body}"
+        );
+        // The engine agrees: the next write is refused as poisoned.
+        let mut batch = WriteBatch::new();
+        batch.put("k", "x");
+        assert!(matches!(ctx.write(batch), Err(shaledb::Error::Poisoned(_))));
+        // Refusals of a request itself do not count.
+        let other = Context::new(ctx.db.clone(), Limits::default(), SyncPolicy::No);
+        other.note_write_error(&shaledb::Error::InvalidArgument("too big".into()));
+        other.note_write_error(&shaledb::Error::Conflict("k".into()));
+        assert_eq!(other.write_failure(), None);
+    }
 }

@@ -81,6 +81,7 @@ pub fn spawn_wal_syncer(ctx: Context) -> std::io::Result<std::thread::JoinHandle
                     Err(e) => {
                         // A failed fsync poisons the Db; writes now fail with that
                         // error, so log once and then only occasionally.
+                        ctx.note_write_error(&e);
                         if failures.is_multiple_of(60) {
                             warn!(error = %e, "background WAL sync failed");
                         }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use shale_memcache::MemcacheConfig;
 use shale_server::{Context, Limits, SyncPolicy};
-use shaledb::{Db, ManualClock, Options};
+use shaledb::{Db, ManualClock, MemFs, Options};
 
 /// A running server; shuts down (and waits for it) on drop.
 pub struct Server {
@@ -29,12 +29,31 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, limits: Limits, config: MemcacheConfig) -> Server {
+        Server::open(dir, Options::default(), limits, config)
+    }
+
+    /// A server whose Db lives at `/db` on `fs` (e.g. to pull the disk away from
+    /// under it with `MemFs::crash`).
+    pub fn start_on(fs: MemFs) -> Server {
+        let opts = Options {
+            fs: Arc::new(fs),
+            ..Options::default()
+        };
+        Server::open(
+            Path::new("/db"),
+            opts,
+            Limits::default(),
+            MemcacheConfig::default(),
+        )
+    }
+
+    fn open(dir: &Path, opts: Options, limits: Limits, config: MemcacheConfig) -> Server {
         let clock = Arc::new(ManualClock::new(START_MS));
         let db = Db::open(
             dir,
             Options {
                 clock: clock.clone(),
-                ..Options::default()
+                ..opts
             },
         )
         .expect("open db");
@@ -64,6 +83,17 @@ impl Server {
 
     pub fn client(&self) -> Client {
         Client::connect(self.addr)
+    }
+
+    /// Starts the admin HTTP endpoint on this server's context; returns its address.
+    pub fn admin(&self) -> SocketAddr {
+        let rt = self.rt.as_ref().expect("running");
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        rt.spawn(shale_server::serve_admin(listener, self.ctx.clone()));
+        addr
     }
 
     /// Triggers shutdown and waits until every connection is done.
@@ -210,4 +240,24 @@ impl Client {
             }
         }
     }
+}
+
+/// `GET path` over HTTP/1.1; returns (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }

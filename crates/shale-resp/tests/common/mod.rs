@@ -85,6 +85,18 @@ impl TestServer {
         Conn::connect(self.addr)
     }
 
+    /// Starts the admin HTTP endpoint (`/metrics`, `/health`) on this server's
+    /// context; returns its address.
+    pub fn admin(&self) -> SocketAddr {
+        let rt = self.rt.as_ref().unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(shale_server::serve_admin(listener, self.ctx.clone()));
+        addr
+    }
+
     /// Triggers shutdown and waits for `serve` to return.
     pub fn stop(mut self) {
         self.shutdown();
@@ -300,6 +312,26 @@ pub fn parse(r: &mut &[u8]) -> V {
         }
         other => panic!("unknown reply type {other}"),
     }
+}
+
+/// `GET path` over HTTP/1.1; returns (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// Waits for `cond` with a deadline (no fixed sleeps).

@@ -17,14 +17,18 @@ fn stdout_err(e: std::io::Error) -> Error {
 /// Runs one parsed command; the exit code is 1 for "not found", 0 otherwise.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let hex = cli.hex;
+    // The global engine flags; `serve` applies them over its config file's `[engine]`.
+    let engine_flags = |opts: &mut Options| {
+        if let Some(n) = cli.write_buffer_size {
+            opts.write_buffer_size = n;
+        }
+        if let Some(n) = cli.target_file_size {
+            opts.target_file_size = n;
+            opts.max_bytes_for_level_base = opts.max_bytes_for_level_base.min(n.saturating_mul(4));
+        }
+    };
     let mut opts = Options::default();
-    if let Some(n) = cli.write_buffer_size {
-        opts.write_buffer_size = n;
-    }
-    if let Some(n) = cli.target_file_size {
-        opts.target_file_size = n;
-        opts.max_bytes_for_level_base = opts.max_bytes_for_level_base.min(n.saturating_mul(4));
-    }
+    engine_flags(&mut opts);
     let open = || Db::open(&cli.db, opts.clone());
     let name = cli.keyspace.clone();
     // Writes create the keyspace; reads of a missing one are an error, not a creation.
@@ -185,7 +189,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo => demo(&open()?, &mut out)?,
         Command::Serve(args) => {
             drop(out); // the server prints its own lines
-            return crate::serve::run(&cli.db, opts.clone(), args);
+            return crate::serve::run(&cli.db, &engine_flags, args);
         }
     }
     out.flush().map_err(stdout_err)?;

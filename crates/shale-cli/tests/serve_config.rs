@@ -2,6 +2,7 @@
 //! file) and settings changed at runtime.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::disallowed_methods)] // tests write config files directly
 
 mod serve_support;
 
@@ -55,5 +56,58 @@ fn config_set_appendfsync_everysec_starts_background_syncs() {
     assert_eq!(c.reply(), "+OK");
     wait_until("a background WAL sync", Duration::from_secs(20), || {
         metric(admin, "shale_wal_background_syncs_total") >= 1.0
+    });
+}
+
+/// Command-line flags override the config file: an engine setting (the global
+/// `--write-buffer-size` over `[engine] write_buffer_size`) and front-end ones
+/// (`--redis` over `[redis] addr`, `--appendfsync` over `[server] appendfsync`).
+#[test]
+fn flags_override_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // The file's Redis address is taken: binding it would fail the start.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = dir.path().join("shale.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nprotocols = [\"redis\"]\nappendfsync = \"always\"\n\
+             [engine]\nwrite_buffer_size = 268435456\n\
+             [redis]\naddr = \"{}\"\n",
+            taken.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &[
+            "--write-buffer-size",
+            "65536",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--redis",
+            "127.0.0.1:0",
+            "--appendfsync",
+            "no",
+            "--admin",
+            "127.0.0.1:0",
+        ],
+    );
+    let redis = server.addr("redis");
+    assert_ne!(redis, taken.local_addr().unwrap());
+    let admin = server.addr("admin");
+    let mut c = Conn::connect(redis);
+    c.redis(&["CONFIG", "GET", "appendfsync"]);
+    assert_eq!(c.line(), "*2");
+    assert_eq!(c.reply(), "appendfsync");
+    assert_eq!(c.reply(), "no");
+    // 64 KiB memtables (the flag), not 256 MiB (the file): 512 KiB of writes flush.
+    let value = "x".repeat(1024);
+    for i in 0..512 {
+        c.redis(&["SET", &format!("k{i}"), &value]);
+        assert_eq!(c.reply(), "+OK");
+    }
+    wait_until("a memtable flush", Duration::from_secs(20), || {
+        metric(admin, "shale_engine_flushes_total") >= 1.0
     });
 }

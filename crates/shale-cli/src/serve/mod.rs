@@ -57,8 +57,47 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
 }
 
-/// Runs the server until a signal; returns once the Db is closed.
-pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCode> {
+/// Runs the server until a signal; returns once the Db is closed. `engine_flags`
+/// applies the global engine flags (`--write-buffer-size`, `--target-file-size`).
+pub fn run(
+    db_path: &Path,
+    engine_flags: &dyn Fn(&mut Options),
+    args: ServeArgs,
+) -> Result<ExitCode> {
+    let (cfg, opts) = settings(engine_flags, args)?;
+    init_logging();
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all().thread_name("shale-serve");
+    if cfg.server.worker_threads > 0 {
+        rt.worker_threads(cfg.server.worker_threads);
+    }
+    let rt = rt
+        .build()
+        .map_err(|e| Error::io("start runtime", "<tokio>", e))?;
+    let db = Db::open(db_path, opts)?;
+    let ctx = Context::new(db.clone(), cfg.limits.clone(), cfg.server.appendfsync);
+    let served = rt.block_on(serve(ctx.clone(), &cfg));
+    ctx.shutdown.trigger();
+    drop(rt);
+    // Every connection has finished: make what they acknowledged durable and leave
+    // the memtables on disk so the next start replays little.
+    let closed = db.sync_wal().and_then(|()| db.flush());
+    drop(ctx);
+    drop(db);
+    served?;
+    closed?;
+    info!("shut down cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `run` serves with: the config file's settings with the command line over
+/// them (every flag overrides the file, `[engine]` included), checked, and the
+/// engine options they make.
+fn settings(
+    engine_flags: &dyn Fn(&mut Options),
+    args: ServeArgs,
+) -> Result<(ServeConfig, Options)> {
     let mut cfg = match &args.config {
         Some(path) => ServeConfig::load(path).map_err(invalid)?,
         None => ServeConfig::default(),
@@ -86,31 +125,10 @@ pub fn run(db_path: &Path, mut opts: Options, args: ServeArgs) -> Result<ExitCod
         cfg.riak.addr = a;
     }
     cfg.validate().map_err(invalid)?;
+    let mut opts = Options::default();
     cfg.engine.apply(&mut opts).map_err(invalid)?;
-    init_logging();
-
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all().thread_name("shale-serve");
-    if cfg.server.worker_threads > 0 {
-        rt.worker_threads(cfg.server.worker_threads);
-    }
-    let rt = rt
-        .build()
-        .map_err(|e| Error::io("start runtime", "<tokio>", e))?;
-    let db = Db::open(db_path, opts)?;
-    let ctx = Context::new(db.clone(), cfg.limits.clone(), cfg.server.appendfsync);
-    let served = rt.block_on(serve(ctx.clone(), &cfg));
-    ctx.shutdown.trigger();
-    drop(rt);
-    // Every connection has finished: make what they acknowledged durable and leave
-    // the memtables on disk so the next start replays little.
-    let closed = db.sync_wal().and_then(|()| db.flush());
-    drop(ctx);
-    drop(db);
-    served?;
-    closed?;
-    info!("shut down cleanly");
-    Ok(ExitCode::SUCCESS)
+    engine_flags(&mut opts);
+    Ok((cfg, opts))
 }
 
 /// Binds, announces and serves every configured endpoint until shutdown.
@@ -230,4 +248,65 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+    use super::*;
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shale.toml");
+        std::fs::write(
+            &file,
+            r#"
+            [server]
+            appendfsync = "always"
+            protocols = ["redis", "memcache"]
+            [engine]
+            write_buffer_size = 1048576
+            block_cache_size = 3145728
+            [redis]
+            addr = "127.0.0.1:16379"
+            [memcache]
+            addr = "127.0.0.1:21211"
+            "#,
+        )
+        .unwrap();
+        let config = || Some(file.clone());
+        // The file alone.
+        let (cfg, opts) = settings(
+            &|_: &mut Options| {},
+            ServeArgs {
+                config: config(),
+                ..ServeArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(opts.write_buffer_size, 1 << 20);
+        assert_eq!(cfg.redis.addr, "127.0.0.1:16379");
+        assert_eq!(cfg.server.appendfsync, SyncPolicy::Always);
+        // Flags over it: engine (the global --write-buffer-size) and front-end ones.
+        let (cfg, opts) = settings(
+            &|o: &mut Options| o.write_buffer_size = 2 << 20,
+            ServeArgs {
+                config: config(),
+                redis: Some("127.0.0.1:0".into()),
+                appendfsync: Some(SyncPolicy::No),
+                protocols: Some(vec!["redis".into()]),
+                ..ServeArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(opts.write_buffer_size, 2 << 20);
+        assert_eq!(cfg.redis.addr, "127.0.0.1:0");
+        assert_eq!(cfg.server.appendfsync, SyncPolicy::No);
+        assert_eq!(cfg.server.protocols, ["redis"]);
+        // What no flag sets keeps the file's value.
+        assert_eq!(opts.block_cache_size, 3 << 20);
+        assert_eq!(cfg.memcache.addr, "127.0.0.1:21211");
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! A skiplist search costs O(log n) key comparisons (each a likely cache miss in a
 //! large memtable), so the iterator does not search on every step: it keeps a small
-//! buffer of owned entries (clones of the skiplist's `Bytes`, refcount bumps) that
+//! buffer of owned entries (clones of the skiplist's entries, refcount bumps) that
 //! were adjacent in the skiplist when they were read, and steps through it. Stepping
 //! past either end of the buffer refills it with one range scan from the current key.
 //!
@@ -22,10 +22,10 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use shale_core::{InternalIterator, InternalKey, Result};
+use shale_core::{InternalIterator, Result};
 
 use crate::MemTable;
+use crate::entry::{Entry, KeyView, Probe};
 
 /// Entries read by the first forward refill after a seek.
 pub(crate) const FIRST_BATCH: usize = 8;
@@ -41,7 +41,9 @@ pub(crate) const BACKWARD_BATCH: usize = 1;
 pub struct MemTableIterator {
     mem: Arc<MemTable>,
     /// A run of entries that were consecutive in the skiplist, ascending.
-    buf: Vec<(InternalKey, Bytes)>,
+    buf: Vec<Entry>,
+    /// Where refills collect entries (kept empty; reused for its capacity).
+    scratch: Vec<Entry>,
     /// The current entry, `buf[pos]`; the iterator is valid iff `pos < buf.len()`.
     pos: usize,
     /// Entries the next forward refill reads.
@@ -68,6 +70,7 @@ impl MemTableIterator {
         MemTableIterator {
             mem,
             buf: Vec::new(),
+            scratch: Vec::new(),
             pos: 0,
             batch: first_batch,
             first_batch,
@@ -77,73 +80,65 @@ impl MemTableIterator {
     }
 
     /// Positions at `found` (or nowhere) and restarts the refill growth.
-    fn position(&mut self, found: Option<(InternalKey, Bytes)>) {
+    fn position(&mut self, found: Option<Entry>) {
         self.buf.clear();
         self.pos = 0;
         self.batch = self.first_batch;
         self.buf.extend(found);
     }
 
-    fn current(&self) -> Option<&(InternalKey, Bytes)> {
+    fn current(&self) -> Option<&Entry> {
         self.buf.get(self.pos)
     }
 
     /// Refills with the entries after the current (last buffered) one, keeping the
     /// current one so a `prev` right after needs no search.
     fn refill_forward(&mut self) {
+        debug_assert_eq!(self.pos + 1, self.buf.len());
         self.buf.drain(..self.pos);
-        self.buf.truncate(1);
-        let Some((key, _)) = self.buf.first() else {
+        let Some(current) = self.buf.first() else {
             return;
         };
-        let key = key.clone();
         let n = self.batch;
         self.batch = (n * 2).min(self.max_batch);
-        self.buf.extend(
+        self.scratch.extend(
             self.mem
                 .map
-                .range((Bound::Excluded(&key), Bound::Unbounded))
+                .range::<Entry, _>((Bound::Excluded(current), Bound::Unbounded))
                 .take(n)
-                .map(|e| (e.key().clone(), e.value().clone())),
+                .map(|e| e.key().clone()),
         );
-        // Past the end when nothing followed: `pos == buf.len()`.
-        self.pos = if self.buf.len() > 1 {
-            1
-        } else {
-            self.buf.len()
-        };
+        self.buf.append(&mut self.scratch);
+        // The first entry read, or past the end (`buf.len() == 1`) if none followed.
+        self.pos = 1;
     }
 
     /// Refills with the entries before the current (first buffered) one, keeping the
     /// current one so a `next` right after needs no search.
     fn refill_backward(&mut self) {
-        self.buf.truncate(self.pos + 1);
-        self.buf.drain(..self.pos);
-        let Some((key, _)) = self.buf.first() else {
+        debug_assert_eq!(self.pos, 0);
+        self.buf.truncate(1);
+        let Some(current) = self.buf.first() else {
             return;
         };
-        let key = key.clone();
-        // Read descending after the current entry, then flip to ascending.
-        self.buf.extend(
-            self.mem
-                .map
-                .range((Bound::Unbounded, Bound::Excluded(&key)))
-                .rev()
-                .take(self.backward_batch)
-                .map(|e| (e.key().clone(), e.value().clone())),
-        );
-        self.buf.reverse();
-        self.pos = match self.buf.len() {
-            1 => 1, // nothing before: invalid
-            n => n - 2,
-        };
+        // Read descending (each step a search, as `Range::rev` would do too), then
+        // flip to ascending and end with the current entry.
+        let mut before = current;
+        while self.scratch.len() < self.backward_batch {
+            let Some(e) = self.mem.map.upper_bound::<Entry>(Bound::Excluded(before)) else {
+                break;
+            };
+            self.scratch.push(e.key().clone());
+            before = self.scratch.last().unwrap_or(current);
+        }
+        self.scratch.reverse();
+        self.scratch.append(&mut self.buf);
+        std::mem::swap(&mut self.buf, &mut self.scratch);
+        // Nothing before: `pos == buf.len()` (invalid).
+        self.pos = self.buf.len().checked_sub(2).unwrap_or(self.buf.len());
         // A run ascending from here on restarts small.
         self.batch = self.first_batch;
     }
-}
-
-fn owned(target: &[u8]) -> InternalKey {
-    InternalKey(Bytes::copy_from_slice(target))
 }
 
 impl InternalIterator for MemTableIterator {
@@ -152,22 +147,32 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn seek_to_first(&mut self) {
-        let found = self.mem.lower_bound(Bound::Unbounded);
+        let found = self.mem.map.front().map(|e| e.key().clone());
         self.position(found);
     }
 
     fn seek_to_last(&mut self) {
-        let found = self.mem.upper_bound(Bound::Unbounded);
+        let found = self.mem.map.back().map(|e| e.key().clone());
         self.position(found);
     }
 
     fn seek(&mut self, target: &[u8]) {
-        let found = self.mem.lower_bound(Bound::Included(&owned(target)));
+        let target = Probe(target);
+        let found = self
+            .mem
+            .map
+            .lower_bound(Bound::Included(&target as &dyn KeyView))
+            .map(|e| e.key().clone());
         self.position(found);
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        let found = self.mem.upper_bound(Bound::Included(&owned(target)));
+        let target = Probe(target);
+        let found = self
+            .mem
+            .map
+            .upper_bound(Bound::Included(&target as &dyn KeyView))
+            .map(|e| e.key().clone());
         self.position(found);
     }
 
@@ -194,11 +199,11 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn key(&self) -> &[u8] {
-        self.current().map_or(&[], |(k, _)| k.as_bytes())
+        self.current().map_or(&[], Entry::internal_key)
     }
 
     fn value(&self) -> &[u8] {
-        self.current().map_or(&[], |(_, v)| v)
+        self.current().map_or(&[], Entry::value)
     }
 
     fn status(&self) -> Result<()> {

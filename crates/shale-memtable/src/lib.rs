@@ -1,8 +1,15 @@
 //! The memtable: recent writes, in memory, ordered by internal key.
 //!
-//! A lock-free skiplist (`crossbeam-skiplist`) keyed by [`InternalKey`], so readers
-//! never block the single writer (the group-commit leader) and vice versa. Every
-//! version of a key is kept; visibility is decided by seqno at read time.
+//! A lock-free skiplist (`crossbeam-skiplist`) in internal key order
+//! ([`shale_core::key::compare_internal_keys`]), so readers never block the single
+//! writer (the group-commit leader) and vice versa. Every version of a key is kept;
+//! visibility is decided by seqno at read time.
+//!
+//! Each entry's internal key and value are copied, back to back, into an append-only
+//! arena of shared chunks (`arena.rs`), and the skiplist key (`entry::Entry`) is a
+//! zero-copy slice of its chunk: an `add` allocates its skiplist node and, once in a
+//! while, a new chunk (a memtable's first few entries and big ones get allocations of
+//! their own). Iterators read the skiplist in short runs (`iter.rs`).
 //!
 //! Range tombstones (`ValueKind::RangeDelete`) are not point entries: they are kept in
 //! a separate list, never in the skiplist, so `get` and the iterator see point entries
@@ -10,6 +17,8 @@
 //! added since the last build and shared (`Arc`) until the next addition; a memtable
 //! without range tombstones answers with one atomic load.
 
+mod arena;
+mod entry;
 mod iter;
 
 use std::ops::Bound;
@@ -20,13 +29,17 @@ use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 use shale_core::key::{parse_internal_key, split_internal_key};
 use shale_core::range_del::Fragment;
-use shale_core::{FragmentedTombstones, InternalKey, LookupKey, RangeTombstone, SeqNo, ValueKind};
+use shale_core::{FragmentedTombstones, LookupKey, RangeTombstone, SeqNo, ValueKind};
 
+use arena::Arena;
+use entry::{Entry, KeyView, Probe};
 pub use iter::MemTableIterator;
 
-/// Estimated bytes of skiplist node and `Bytes` headers per entry, on top of the key
-/// and value bytes: keeps the memory accounting honest for small entries.
-pub const ENTRY_OVERHEAD: usize = 96;
+/// Estimated bytes per point entry beyond its share of the arena: its skiplist node
+/// (a 40-byte `Entry`, 8 bytes of refcount and height, and on average two 8-byte
+/// tower links), rounded up for the allocator's header and size classes. Range
+/// tombstones, which live outside the arena, count their key bytes plus this.
+pub const ENTRY_OVERHEAD: usize = 80;
 
 /// What a point lookup found in a memtable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +58,13 @@ pub enum Lookup {
 /// An in-memory, sorted write buffer.
 #[derive(Debug, Default)]
 pub struct MemTable {
-    map: SkipMap<InternalKey, Bytes>,
+    /// Point entries, ordered by internal key; the map's value is unused.
+    map: SkipMap<Entry, ()>,
+    /// Where the entries' bytes live. Locked by `add` only (one writer at a time), so
+    /// uncontended.
+    arena: Mutex<Arena>,
+    /// Arena bytes allocated, plus [`ENTRY_OVERHEAD`] per point entry, plus range
+    /// tombstones and their fragmented view.
     approx_bytes: AtomicUsize,
     /// Number of range tombstones in `range_dels.list`; readers check it before
     /// touching the lock, so a memtable without any costs one atomic load.
@@ -93,10 +112,15 @@ impl MemTable {
             ));
             return;
         }
-        let key = InternalKey::new(user_key, seq, kind as u8);
-        let bytes = key.0.len() + value.len() + ENTRY_OVERHEAD;
-        self.map.insert(key, Bytes::copy_from_slice(value));
-        self.approx_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let (entry, allocated) = self
+            .arena
+            .lock()
+            // The arena is left consistent by every holder (a chunk is replaced whole).
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .store(user_key, seq, kind as u8, value);
+        self.map.insert(entry, ());
+        self.approx_bytes
+            .fetch_add(allocated + ENTRY_OVERHEAD, Ordering::Relaxed);
     }
 
     fn lock_range_dels(&self) -> MutexGuard<'_, RangeDels> {
@@ -163,17 +187,23 @@ impl MemTable {
 
     /// The newest point entry of `lookup`'s user key at or below its seqno, if any.
     /// Range tombstones are not consulted: see [`MemTable::range_tombstones`].
+    ///
+    /// A returned value never shares an arena chunk (small values are copied out), so
+    /// a caller that keeps it does not keep the chunk's other entries alive.
     pub fn get(&self, lookup: &LookupKey) -> Option<(SeqNo, Lookup)> {
-        let target = InternalKey(Bytes::copy_from_slice(lookup.internal_key()));
-        let entry = self.map.lower_bound(Bound::Included(&target))?;
-        let parsed = parse_internal_key(entry.key().as_bytes())?;
+        let target = Probe(lookup.internal_key());
+        let found = self
+            .map
+            .lower_bound(Bound::Included(&target as &dyn KeyView))?;
+        let entry = found.key();
+        let parsed = parse_internal_key(entry.internal_key())?;
         if parsed.user_key != lookup.user_key() {
             return None;
         }
         let found = match parsed.kind {
-            ValueKind::Value => Lookup::Value(entry.value().clone()),
-            ValueKind::Merge => Lookup::Merge(entry.value().clone()),
-            ValueKind::ValueWithExpiry => Lookup::Expiring(entry.value().clone()),
+            ValueKind::Value => Lookup::Value(entry.detached_value()),
+            ValueKind::Merge => Lookup::Merge(entry.detached_value()),
+            ValueKind::ValueWithExpiry => Lookup::Expiring(entry.detached_value()),
             ValueKind::Delete | ValueKind::RangeDelete => Lookup::Deleted,
         };
         Some((parsed.seq, found))
@@ -185,8 +215,9 @@ impl MemTable {
         MemTableIterator::new(Arc::clone(self))
     }
 
-    /// Approximate bytes held (keys, values and per-entry overhead, range tombstones
-    /// and their fragmented view included).
+    /// Approximate bytes held: the arena chunks allocated for keys and values (in
+    /// full, unused tails included), [`ENTRY_OVERHEAD`] per point entry, and the range
+    /// tombstones and their fragmented view.
     pub fn approximate_memory_usage(&self) -> usize {
         self.approx_bytes.load(Ordering::Relaxed)
     }
@@ -207,7 +238,7 @@ impl MemTable {
         let points = self
             .map
             .iter()
-            .map(|e| split_internal_key(e.key().as_bytes()).1 >> 8)
+            .map(|e| split_internal_key(e.key().internal_key()).1 >> 8)
             .max()
             .unwrap_or(0);
         let ranges = self
@@ -219,16 +250,13 @@ impl MemTable {
         points.max(ranges)
     }
 
-    fn lower_bound(&self, bound: Bound<&InternalKey>) -> Option<(InternalKey, Bytes)> {
-        self.map
-            .lower_bound(bound)
-            .map(|e| (e.key().clone(), e.value().clone()))
-    }
-
-    fn upper_bound(&self, bound: Bound<&InternalKey>) -> Option<(InternalKey, Bytes)> {
-        self.map
-            .upper_bound(bound)
-            .map(|e| (e.key().clone(), e.value().clone()))
+    /// Arena bytes allocated so far (tests check the accounting against it).
+    #[cfg(test)]
+    fn arena_allocated(&self) -> usize {
+        self.arena
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allocated()
     }
 }
 

@@ -737,3 +737,111 @@ proptest! {
         prop_assert_eq!(m.len(), model.len() + m.num_range_tombstones());
     }
 }
+
+#[test]
+fn entry_overhead_covers_a_skiplist_node() {
+    // A node holds the entry, a refcount-and-height word and its tower (two links
+    // on average); the allocator adds a header. Revisit ENTRY_OVERHEAD if this grows.
+    let node = std::mem::size_of::<entry::Entry>() + 8 + 2 * 8;
+    assert!(node + 8 <= ENTRY_OVERHEAD, "node {node} B");
+    assert!(
+        node + 32 >= ENTRY_OVERHEAD,
+        "ENTRY_OVERHEAD is not a wild overestimate"
+    );
+}
+
+#[test]
+fn memory_accounting_counts_arena_chunks_and_nodes() {
+    use arena::{MAX_CHUNK, MIN_CHUNK, OWN_ALLOCATION_MIN};
+    let m = MemTable::new();
+    assert_eq!(m.approximate_memory_usage(), 0);
+    let mut rng = XorShift(3);
+    let (mut stored, mut last) = (0, 0);
+    for i in 0..30_000u64 {
+        let k = format!("key{:08}", rng.below(1_000_000));
+        let vlen = match i % 64 {
+            0 => OWN_ALLOCATION_MIN + 904,
+            1 => 0,
+            2 => 700,
+            _ => 100,
+        };
+        m.add(i + 1, ValueKind::Value, k.as_bytes(), &vec![b'v'; vlen]);
+        stored += k.len() + 8 + vlen;
+        let now = m.approximate_memory_usage();
+        assert!(now >= last + ENTRY_OVERHEAD, "grows with every entry");
+        last = now;
+        let arena = m.arena_allocated();
+        assert_eq!(
+            now,
+            arena + (i as usize + 1) * ENTRY_OVERHEAD,
+            "the arena in full plus one node per entry, nothing else"
+        );
+        assert!(arena >= stored, "every stored byte is counted");
+        assert!(arena <= 2 * stored + 2 * MIN_CHUNK, "waste is bounded");
+    }
+    // Past the growth phase the only slack is the current chunk's free tail and the
+    // tails of retired chunks (each smaller than the entry that did not fit).
+    let arena = m.arena_allocated();
+    assert!(
+        arena <= stored + MAX_CHUNK + 64 * 1024,
+        "{arena} vs {stored}"
+    );
+
+    // One big entry is counted at its own size.
+    let before = m.arena_allocated();
+    m.add(99_999, ValueKind::Value, b"big", &[1u8; 100_000]);
+    let grew = m.arena_allocated() - before;
+    assert!((100_011..100_011 + 64).contains(&grew), "{grew}");
+}
+
+#[test]
+fn a_small_memtable_does_not_count_a_big_chunk() {
+    // A 4 KiB write buffer (the smallest allowed) must hold more than a few entries.
+    let m = MemTable::new();
+    m.add(1, ValueKind::Value, b"k", b"v");
+    assert_eq!(
+        m.approximate_memory_usage(),
+        arena::MIN_CHUNK + ENTRY_OVERHEAD,
+        "a tiny entry starts the smallest chunk"
+    );
+    let m = MemTable::new();
+    m.add(1, ValueKind::Value, &[b'k'; 16], &[b'v'; 100]);
+    assert_eq!(
+        m.approximate_memory_usage(),
+        16 + 8 + 100 + ENTRY_OVERHEAD,
+        "a first db_bench-sized entry gets an exact allocation, not a chunk"
+    );
+    let mut n = 1;
+    while m.approximate_memory_usage() < 4096 {
+        n += 1;
+        let k = format!("key{n:013}");
+        m.add(n, ValueKind::Value, k.as_bytes(), &[b'v'; 100]);
+    }
+    assert!(n >= 16, "only {n} db_bench-sized entries under 4 KiB");
+}
+
+#[test]
+fn get_values_do_not_pin_shared_chunks() {
+    let m = Arc::new(MemTable::new());
+    m.add(1, ValueKind::Value, b"small", b"a small value");
+    m.add(2, ValueKind::Merge, b"big", &[7u8; 10_000]);
+    let mut it = m.iter();
+    let small = LookupKey::new(b"small", 9);
+    it.seek(small.internal_key());
+    let Some((1, Lookup::Value(v))) = m.get(&small) else {
+        panic!("small entry not found")
+    };
+    assert_eq!(&v[..], it.value());
+    assert_ne!(v.as_ptr(), it.value().as_ptr(), "copied out of the chunk");
+    let big = LookupKey::new(b"big", 9);
+    it.seek(big.internal_key());
+    let Some((2, Lookup::Merge(v))) = m.get(&big) else {
+        panic!("big entry not found")
+    };
+    assert_eq!(&v[..], it.value());
+    assert_eq!(
+        v.as_ptr(),
+        it.value().as_ptr(),
+        "an entry with its own allocation is shared, not copied"
+    );
+}

@@ -157,7 +157,7 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn seek(&mut self, target: &[u8]) {
-        let target = Probe(target);
+        let target = Probe::new(target);
         let found = self
             .mem
             .map
@@ -167,7 +167,7 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        let target = Probe(target);
+        let target = Probe::new(target);
         let found = self
             .mem
             .map

@@ -191,7 +191,7 @@ impl MemTable {
     /// A returned value never shares an arena chunk (small values are copied out), so
     /// a caller that keeps it does not keep the chunk's other entries alive.
     pub fn get(&self, lookup: &LookupKey) -> Option<(SeqNo, Lookup)> {
-        let target = Probe(lookup.internal_key());
+        let target = Probe::new(lookup.internal_key());
         let found = self
             .map
             .lower_bound(Bound::Included(&target as &dyn KeyView))?;

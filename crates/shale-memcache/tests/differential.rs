@@ -454,9 +454,10 @@ fn gen_raw(rng: &mut StdRng) -> Gen {
             format!("ma {key} {}\r\n", flags.join(" "))
         }
     };
-    let key =
-        (!text.starts_with("get") && !text.starts_with("flush") && !text.starts_with("bogus"))
-            .then_some(key);
+    // The key the command is about: its second word (multi-key gets and the fixed
+    // malformed commands have none; `Avoid` must not credit them to `key`).
+    let key = (!text.starts_with("get") && text.split([' ', '\r']).nth(1) == Some(key.as_str()))
+        .then_some(key);
     Gen {
         text,
         key,

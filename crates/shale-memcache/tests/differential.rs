@@ -397,6 +397,9 @@ fn gen_raw(rng: &mut StdRng) -> Gen {
             if rng.random_bool(0.25) {
                 flags.push("C{cas}".into());
             }
+            if rng.random_bool(0.1) {
+                flags.push("N30".into());
+            }
             if rng.random_bool(0.03) {
                 // A wrong data length: a bad data chunk.
                 return Gen {

@@ -174,3 +174,42 @@ fn base64_keys_and_me() {
     assert!(c.line().starts_with("ME foo exp=-1 la=0 cas="));
     c.roundtrip("mn\r\n", "MN\r\n");
 }
+
+/// `ms … N<ttl>` (autovivify on an append miss in later memcached versions):
+/// memcached 1.6.18 parses the token and otherwise ignores it, and `S` is no `ms`
+/// flag. The replies below are memcached 1.6.18's.
+#[test]
+fn ms_accepts_and_ignores_n() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut c = server.client();
+    c.roundtrip("ms k 2 N30\r\nhi\r\n", "HD\r\n");
+    // N set no TTL on the stored item.
+    c.roundtrip("mg k v t\r\n", "VA 2 t-1\r\nhi\r\n");
+    c.roundtrip("ms k 2 T0 N30 MA\r\nho\r\n", "HD\r\n");
+    c.roundtrip("mg k v t\r\n", "VA 4 t-1\r\nhiho\r\n");
+    // No vivification: appending to a missing key is still NS.
+    c.roundtrip("ms nokey 2 MA N30\r\nhi\r\n", "NS\r\n");
+    c.roundtrip("ms nokey 2 N30 O5 k MP c\r\nhi\r\n", "NS O5 knokey c0\r\n");
+    c.roundtrip(
+        "ms nokey 2 N30 O5 k MA q\r\nhi\r\nmn\r\n",
+        "NS O5 knokey\r\nMN\r\n",
+    );
+    c.roundtrip("mg nokey v\r\n", "EN\r\n");
+    // The token is a 32-bit number as memcached's safe_strtol reads it.
+    c.roundtrip("ms k 2 N-1\r\nhi\r\n", "HD\r\n");
+    c.roundtrip("ms k 2 N99999999999\r\nhi\r\n", "HD\r\n");
+    let bad = "CLIENT_ERROR bad token in command line format\r\n";
+    c.roundtrip("ms k 2 N\r\nhi\r\n", bad);
+    c.roundtrip("ms k 2 Nabc\r\nhi\r\n", bad);
+    c.roundtrip("ms k 2 N5x\r\nhi\r\n", bad);
+    c.roundtrip("ms k 2 N999999999999999999999\r\nhi\r\n", bad);
+    c.roundtrip(
+        "ms k 2 N30 N31\r\nhi\r\n",
+        "CLIENT_ERROR duplicate flag\r\n",
+    );
+    c.roundtrip("ms k 2 S N30\r\nhi\r\n", "CLIENT_ERROR invalid flag\r\n");
+    c.roundtrip("ms k 2 S2\r\nhi\r\n", "CLIENT_ERROR invalid flag\r\n");
+    // Each error swallowed its data block.
+    c.roundtrip("mg k v\r\n", "VA 2\r\nhi\r\n");
+}

@@ -38,11 +38,12 @@ impl MetaKind {
         }
     }
 
-    /// The flags this command accepts.
+    /// The flags this command accepts (memcached 1.6.18's lists, plus `E` and `x`:
+    /// `ms` takes `N` and ignores it; `S` is not an `ms` flag).
     fn allowed(self) -> &'static [u8] {
         match self {
             MetaKind::Get => b"bcfhklOqstuvENRT",
-            MetaKind::Set => b"bcCEFIkOqsSTMft",
+            MetaKind::Set => b"bcCEFIkOqsTMftN",
             MetaKind::Delete => b"bCEIkOqTx",
             MetaKind::Arith => b"bCENJDTMOqtcvk",
             MetaKind::Noop | MetaKind::Debug => b"b",
@@ -66,7 +67,8 @@ pub struct MetaFlags {
     pub opaque: Option<Bytes>,
     /// `T`: new TTL in seconds.
     pub ttl: Option<i64>,
-    /// `N`: vivify on miss with this TTL.
+    /// `N`: vivify on miss with this TTL (`mg`, `ma`; `ms` parses and ignores it,
+    /// as memcached 1.6.18 does).
     pub vivify: Option<i64>,
     /// `R`: recache window (accepted; see docs).
     pub recache: Option<i64>,
@@ -239,7 +241,6 @@ fn parse_flags(kind: MetaKind, tokens: &[&[u8]]) -> Result<MetaFlags, &'static [
             b'u' => f.no_bump = true,
             b'x' => f.remove_value = true,
             b'I' => f.invalidate = true,
-            b'S' => {}
             b'O' => {
                 f.opaque = Some(Bytes::copy_from_slice(val));
                 f.returns.push(c);

@@ -147,13 +147,7 @@ fn process(
             continue;
         }
         flush_run(srv, sess, &mut run, out);
-        let started = Instant::now();
-        let (reply, name) = dispatch(srv, sess, &args);
-        sess.guard.touch(name);
-        reply.encode(sess.proto, out);
-        srv.ctx
-            .metrics
-            .record("redis", name, started.elapsed(), reply.is_error());
+        answer(srv, sess, &args, out);
         if sess.close {
             return true;
         }
@@ -163,20 +157,31 @@ fn process(
     }
 }
 
+/// Runs one command alone and encodes its reply; records its metrics unless MULTI
+/// queued it (EXEC records it when it runs).
+fn answer(srv: &Server, sess: &mut Session, args: &[Bytes], out: &mut Vec<u8>) {
+    let started = Instant::now();
+    let d = dispatch(srv, sess, args);
+    sess.guard.touch(d.name);
+    d.reply.encode(sess.proto, out);
+    if !d.queued {
+        srv.ctx
+            .metrics
+            .record("redis", d.name, started.elapsed(), d.reply.is_error());
+    }
+}
+
 /// Runs the pending pipelined commands: alone through `dispatch` when there is one
 /// (same path as an unpipelined command), together through `run_batch` otherwise.
 fn flush_run(srv: &Server, sess: &mut Session, run: &mut Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
     match run.len() {
         0 => {}
-        1 => {
-            let started = Instant::now();
-            let (reply, name) = dispatch(srv, sess, run.first().map_or(&[][..], |a| a.as_slice()));
-            sess.guard.touch(name);
-            reply.encode(sess.proto, out);
-            srv.ctx
-                .metrics
-                .record("redis", name, started.elapsed(), reply.is_error());
-        }
+        1 => answer(
+            srv,
+            sess,
+            run.first().map_or(&[][..], |a| a.as_slice()),
+            out,
+        ),
         _ => {
             let cmds: Vec<_> = run
                 .iter()

@@ -167,3 +167,62 @@ fn concurrent_commands_are_atomic() {
     assert_eq!(c.cmd(&["GET", "w"]), V::b(&total.to_string()));
     assert_eq!(c.cmd(&["DBSIZE"]), V::I(total + 4));
 }
+
+/// `calls=` of `cmdstat_<name>` in `INFO commandstats` (0 if absent).
+fn calls(c: &mut Conn, name: &str) -> u64 {
+    let info = c.cmd(&["INFO", "commandstats"]).text();
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+/// A command queued by MULTI counts once in `INFO commandstats`, when EXEC runs it;
+/// one discarded never does. MULTI, EXEC and DISCARD count themselves. Compared
+/// with a real redis-server.
+#[test]
+fn queued_commands_count_once_in_commandstats() {
+    let real = common::redis::RealRedis::start();
+    let s = TestServer::start();
+    let mut counts = Vec::new();
+    for addr in [real.addr, s.addr] {
+        let mut c = Conn::connect(addr);
+        for cmd in [
+            &["MULTI"][..],
+            &["SET", "a", "1"],
+            &["INCR", "n"],
+            &["GET", "a"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "b", "2"],
+            &["DISCARD"],
+        ] {
+            c.cmd(cmd);
+        }
+        // A pipelined transaction.
+        let mut pipeline = Vec::new();
+        for cmd in [&["MULTI"][..], &["SET", "a", "2"], &["GET", "a"], &["EXEC"]] {
+            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+            pipeline.extend(frame(&args));
+        }
+        c.send(&pipeline);
+        for _ in 0..4 {
+            c.read();
+        }
+        let names = ["set", "incr", "get", "multi", "exec", "discard"];
+        counts.push(names.map(|n| (n, calls(&mut c, n))));
+    }
+    assert_eq!(
+        counts[0],
+        [
+            ("set", 2),
+            ("incr", 1),
+            ("get", 2),
+            ("multi", 3),
+            ("exec", 2),
+            ("discard", 1)
+        ],
+        "redis-server"
+    );
+    assert_eq!(counts[1], counts[0], "ours vs redis-server");
+}

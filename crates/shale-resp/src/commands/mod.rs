@@ -379,31 +379,51 @@ pub fn run_in<'a>(
     r
 }
 
+/// What [`dispatch`] did with one command.
+#[derive(Debug)]
+pub struct Dispatched {
+    /// The reply to send.
+    pub reply: Reply,
+    /// The command's name for metrics and `CLIENT LIST` (`unknown` if unknown).
+    pub name: &'static str,
+    /// Queued inside MULTI (`+QUEUED`): as in Redis, the command counts in the
+    /// metrics when EXEC runs it ([`run_in`] records it), not now.
+    pub queued: bool,
+}
+
 /// Handles one command from the client: checks, MULTI queueing, execution.
-/// Returns the reply and the metrics name.
-pub fn dispatch(srv: &Server, sess: &mut Session, args: &[Bytes]) -> (Reply, &'static str) {
+pub fn dispatch(srv: &Server, sess: &mut Session, args: &[Bytes]) -> Dispatched {
+    let done = |reply, name| Dispatched {
+        reply,
+        name,
+        queued: false,
+    };
     let Some(name) = args.first() else {
-        return (Reply::Nil, "unknown");
+        return done(Reply::Nil, "unknown");
     };
     let Some(spec) = lookup(name) else {
         sess.multi_error |= sess.multi.is_some();
-        return (Reply::Error(unknown_command(args)), "unknown");
+        return done(Reply::Error(unknown_command(args)), "unknown");
     };
     if !spec.arity_ok(args.len()) {
         sess.multi_error |= sess.multi.is_some();
-        return (Reply::Error(wrong_args(spec.name)), spec.name);
+        return done(Reply::Error(wrong_args(spec.name)), spec.name);
     }
     if !sess.authed && !spec.flags.contains(&"no_auth") {
         sess.multi_error |= sess.multi.is_some();
-        return (Reply::err("NOAUTH Authentication required."), spec.name);
+        return done(Reply::err("NOAUTH Authentication required."), spec.name);
     }
     if let Some(queue) = sess.multi.as_mut()
         && spec.scope != Scope::Control
     {
         queue.push(args.to_vec());
-        return (Reply::Simple("QUEUED"), spec.name);
+        return Dispatched {
+            reply: Reply::Simple("QUEUED"),
+            name: spec.name,
+            queued: true,
+        };
     }
-    (run_single(srv, sess, spec, args), spec.name)
+    done(run_single(srv, sess, spec, args), spec.name)
 }
 
 // ---- argument helpers ----

@@ -100,7 +100,26 @@ fn random_command(rng: &mut StdRng, in_multi: bool) -> Vec<String> {
                 pick(rng, &["100000", "200000000", "-1", "x"]),
             ]);
             if rng.random_bool(0.5) {
-                c.push(pick(rng, &["NX", "XX", "GT", "LT", "bogus"]).into());
+                let flag = pick(rng, &["NX", "XX", "GT", "LT", "bogus"]);
+                if flag == "GT" || flag == "LT" {
+                    // A relative time repeated on the same key compares equal or
+                    // greater depending on whether a millisecond passed in between —
+                    // on each server separately. Absolute times compare the same on
+                    // both (a past one expires the key on both).
+                    let (at, amount) = if c[0] == "EXPIRE" {
+                        (
+                            "EXPIREAT",
+                            pick(rng, &["4000000000", "4100000000", "1", "x"]),
+                        )
+                    } else {
+                        (
+                            "PEXPIREAT",
+                            pick(rng, &["4000000000000", "4100000000000", "1", "x"]),
+                        )
+                    };
+                    c = s(&[at, &k, amount]);
+                }
+                c.push(flag.into());
             }
             c
         }

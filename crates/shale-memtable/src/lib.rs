@@ -112,15 +112,17 @@ impl MemTable {
             ));
             return;
         }
-        let (entry, allocated) = self
-            .arena
-            .lock()
-            // The arena is left consistent by every holder (a chunk is replaced whole).
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .store(user_key, seq, kind as u8, value);
+        let (entry, allocated) = self.lock_arena().store(user_key, seq, kind as u8, value);
         self.map.insert(entry, ());
         self.approx_bytes
             .fetch_add(allocated + ENTRY_OVERHEAD, Ordering::Relaxed);
+    }
+
+    fn lock_arena(&self) -> MutexGuard<'_, Arena> {
+        // The arena is left consistent by every holder (a chunk is replaced whole).
+        self.arena
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_range_dels(&self) -> MutexGuard<'_, RangeDels> {
@@ -253,10 +255,7 @@ impl MemTable {
     /// Arena bytes allocated so far (tests check the accounting against it).
     #[cfg(test)]
     fn arena_allocated(&self) -> usize {
-        self.arena
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .allocated()
+        self.lock_arena().allocated()
     }
 }
 

@@ -340,7 +340,7 @@ impl crate::db::DbInner {
             levels,
             pending_compaction_bytes: svs
                 .iter()
-                .map(|sv| self.pending_compaction_bytes(&sv.version))
+                .map(|sv| sv.compaction_debt(|v| self.pending_compaction_bytes(v)))
                 .sum(),
             keyspaces: svs.len() as u64,
             write_stops: c.stops.load(Ordering::Relaxed),

@@ -156,7 +156,7 @@ impl Store {
     /// Deletes every item now (one range tombstone over the keyspace).
     pub fn flush_now(&self, wo: &WriteOptions) -> StoreResult<()> {
         self.flush_generation.fetch_add(1, Ordering::SeqCst);
-        self.noted(self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo))?;
+        self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo)?;
         Ok(())
     }
 
@@ -171,24 +171,15 @@ impl Store {
         if self.flush_generation.load(Ordering::SeqCst) != generation {
             return Ok(false);
         }
-        self.noted(self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo))?;
+        self.ks.delete_range_opt(&b""[..]..&FLUSH_END[..], wo)?;
         Ok(true)
     }
 }
 
 impl Store {
     fn write(&self, batch: WriteBatch, wo: &WriteOptions) -> StoreResult<()> {
-        self.noted(self.ctx.db.write(batch, wo))?;
+        self.ctx.db.write(batch, wo)?;
         Ok(())
-    }
-
-    /// Passes an engine write's result on, telling the context about a failure
-    /// (so `/health` sees a Db that now refuses writes).
-    fn noted<T>(&self, r: shaledb::Result<T>) -> shaledb::Result<T> {
-        if let Err(e) = &r {
-            self.ctx.note_write_error(e);
-        }
-        r
     }
 }
 

@@ -154,14 +154,46 @@ mod tests {
     use super::*;
     use crate::{Limits, SyncPolicy};
 
-    #[test]
-    fn health_is_503_once_a_failed_write_poisons_the_db() {
+    fn mem_db() -> (MemFs, Db) {
         let mem = MemFs::new();
         let opts = Options {
             fs: Arc::new(mem.clone()),
             ..Options::default()
         };
         let db = Db::open("/db", opts).unwrap();
+        (mem, db)
+    }
+
+    #[test]
+    fn health_sees_a_db_poisoned_by_a_write_that_bypassed_the_context() {
+        // DynamoDB and Riak commit through `Db`/`Transaction` directly: /health must
+        // still turn 503 when one of their writes poisons the engine.
+        let (mem, db) = mem_db();
+        let ctx = Context::new(db.clone(), Limits::default(), SyncPolicy::No);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let check = || rt.block_on(health(State(ctx.clone())));
+        // A refusal of the request itself changes nothing.
+        let too_big = vec![0u8; 64 << 20];
+        assert!(matches!(
+            db.put(&too_big[..], "v"),
+            Err(shaledb::Error::InvalidArgument(_))
+        ));
+        assert_eq!(check(), (StatusCode::OK, "OK\n".to_string()));
+        assert_eq!(ctx.write_failure(), None);
+        mem.crash();
+        let mut tx = db.transaction();
+        tx.put("k", "v").unwrap();
+        tx.commit().unwrap_err();
+        let (status, body) = check();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(ctx.write_failure().is_some());
+    }
+
+    #[test]
+    fn health_is_503_once_a_failed_write_poisons_the_db() {
+        let (mem, db) = mem_db();
         let ctx = Context::new(db, Limits::default(), SyncPolicy::No);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -186,10 +218,5 @@ mod tests {
         let mut batch = WriteBatch::new();
         batch.put("k", "x");
         assert!(matches!(ctx.write(batch), Err(shaledb::Error::Poisoned(_))));
-        // Refusals of a request itself do not count.
-        let other = Context::new(ctx.db.clone(), Limits::default(), SyncPolicy::No);
-        other.note_write_error(&shaledb::Error::InvalidArgument("too big".into()));
-        other.note_write_error(&shaledb::Error::Conflict("k".into()));
-        assert_eq!(other.write_failure(), None);
     }
 }

@@ -1,10 +1,10 @@
 //! The state every front-end connection shares.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use shaledb::{Db, Error, WriteBatch, WriteOptions};
+use shaledb::{Db, WriteBatch, WriteOptions};
 
 use crate::{Clients, Limits, Metrics, Shutdown, SyncPolicy};
 
@@ -22,8 +22,6 @@ pub struct Context {
     /// Fires on SIGINT/SIGTERM (or when a test says so).
     pub shutdown: Shutdown,
     sync: Arc<AtomicU8>,
-    /// The first engine failure that left the Db refusing writes.
-    write_failure: Arc<OnceLock<String>>,
     started: Instant,
 }
 
@@ -37,7 +35,6 @@ impl Context {
             clients: Clients::new(),
             shutdown: Shutdown::new(),
             sync: Arc::new(AtomicU8::new(encode(sync))),
-            write_failure: Arc::new(OnceLock::new()),
             started: Instant::now(),
         }
     }
@@ -57,32 +54,17 @@ impl Context {
         self.sync_policy().write_options()
     }
 
-    /// Writes `batch` under the current policy, noting a failure that leaves the
-    /// engine refusing writes ([`note_write_error`](Self::note_write_error)).
+    /// Writes `batch` under the current policy.
     pub fn write(&self, batch: WriteBatch) -> shaledb::Result<()> {
-        let r = self.db.write(batch, &self.write_options());
-        if let Err(e) = &r {
-            self.note_write_error(e);
-        }
-        r
+        self.db.write(batch, &self.write_options())
     }
 
-    /// Records the error of a failed engine write or WAL sync. shaledb poisons its
-    /// write path on any such failure other than a refusal of the request itself
-    /// (`InvalidArgument`, `Conflict`): every later write gets [`Error::Poisoned`]
-    /// until the Db is reopened, and nothing in its public API says so, so the
-    /// server remembers the first cause for `/health`
-    /// ([`write_failure`](Self::write_failure)).
-    pub fn note_write_error(&self, e: &Error) {
-        if !matches!(e, Error::InvalidArgument(_) | Error::Conflict(_)) {
-            let _ = self.write_failure.set(e.to_string());
-        }
-    }
-
-    /// Why the engine refuses writes, if a write or sync the server made has failed
-    /// that way (see [`note_write_error`](Self::note_write_error)).
-    pub fn write_failure(&self) -> Option<&str> {
-        self.write_failure.get().map(String::as_str)
+    /// Why the engine refuses writes, if it does: after a failed WAL write or sync,
+    /// or failed background work, every write gets `Error::Poisoned` until the Db is
+    /// reopened, whichever front end (or the background WAL syncer) hit the failure.
+    /// `/health` reports it.
+    pub fn write_failure(&self) -> Option<String> {
+        self.db.write_refusal().map(|e| e.to_string())
     }
 
     /// Time since the server started.

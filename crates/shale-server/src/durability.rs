@@ -79,9 +79,9 @@ pub fn spawn_wal_syncer(ctx: Context) -> std::io::Result<std::thread::JoinHandle
                 match ctx.db.sync_wal() {
                     Ok(()) => ctx.metrics.wal_background_synced(),
                     Err(e) => {
-                        // A failed fsync poisons the Db; writes now fail with that
-                        // error, so log once and then only occasionally.
-                        ctx.note_write_error(&e);
+                        // A failed fsync poisons the Db (`/health` reports it);
+                        // writes now fail with that error, so log once and then
+                        // only occasionally.
                         if failures.is_multiple_of(60) {
                             warn!(error = %e, "background WAL sync failed");
                         }

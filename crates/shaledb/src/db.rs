@@ -104,6 +104,19 @@ impl Db {
         self.inner.stats.pressure()
     }
 
+    /// Why writes are refused, if they are: the [`Error::Poisoned`] every write now
+    /// gets after a failed WAL write or sync, or after background work failed, until
+    /// the database is reopened. `None` while writes are accepted. For health checks,
+    /// which must report a read-only database whichever caller hit the failure.
+    pub fn write_refusal(&self) -> Option<Error> {
+        if let Some(msg) = self.inner.writes.poison() {
+            return Some(Error::Poisoned(msg));
+        }
+        self.inner
+            .background_error()
+            .map(crate::stall::refused_after)
+    }
+
     /// The current time of the database's clock ([`Options::clock`]) in ms since the
     /// Unix epoch: the time TTL expiry compares against (front ends that keep their
     /// own expiry fields read it so that a test clock governs them too).

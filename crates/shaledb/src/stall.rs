@@ -51,7 +51,7 @@ impl Default for Pacer {
 
 /// The error writes get once background work has failed: the database is read-only
 /// until reopened.
-fn refused_after(background: Error) -> Error {
+pub(crate) fn refused_after(background: Error) -> Error {
     match background {
         e @ Error::Poisoned(_) => e,
         e => Error::Poisoned(format!("background work failed: {e}")),

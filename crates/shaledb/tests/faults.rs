@@ -88,6 +88,11 @@ fn assert_io_errno(e: &Error, errno: i32) {
 
 /// Every write API, which a poisoned database must all refuse.
 fn assert_every_write_refused(db: &Db) {
+    assert!(
+        matches!(db.write_refusal(), Some(Error::Poisoned(_))),
+        "write_refusal must report the poisoning: {:?}",
+        db.write_refusal()
+    );
     assert_poisoned(db.put("after-failure", "x"));
     assert_poisoned(db.put_opt("after-failure", "x", &WriteOptions::synced()));
     assert_poisoned(db.delete("k01"));

@@ -327,6 +327,10 @@ fn a_failing_flush_stops_writes_and_loses_nothing() {
         ..tiny_lsm_options(&mem)
     };
     let db = Db::open("/db", opts).unwrap();
+    assert!(
+        db.write_refusal().is_none(),
+        "a fresh database accepts writes"
+    );
     let mut model = BTreeMap::new();
     load(&db, 500, 1, &mut model);
     db.flush().unwrap();
@@ -350,6 +354,10 @@ fn a_failing_flush_stops_writes_and_loses_nothing() {
     assert!(matches!(err, Error::Poisoned(_)), "{err}");
     assert!(err.to_string().contains("background"), "{err}");
     assert!(db.stats().background_errors >= 1);
+    let why = db
+        .write_refusal()
+        .expect("write_refusal reports the background error");
+    assert!(why.to_string().contains("background"), "{why}");
     // Reads keep working and see every acknowledged write.
     check(&db, &acknowledged);
     assert!(matches!(db.delete("x"), Err(Error::Poisoned(_))));

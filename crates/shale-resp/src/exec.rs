@@ -305,10 +305,17 @@ impl<'a> Exec<'a> {
     }
 
     /// Sets `key` to the string `value` (replacing any type).
-    pub fn set_string(&mut self, key: &[u8], value: Bytes, expiry: u64) -> CmdResult<()> {
-        if let Some(old) = self.lookup(key)?
-            && old.kind == Kind::Hash
-        {
+    ///
+    /// `old` is the key's live record as the caller just looked it up (SET reads it
+    /// anyway for NX/XX/GET), so the engine is not asked twice.
+    pub fn set_string(
+        &mut self,
+        key: &[u8],
+        old: Option<&Record>,
+        value: Bytes,
+        expiry: u64,
+    ) -> CmdResult<()> {
+        if old.is_some_and(|r| r.kind == Kind::Hash) {
             self.clear_fields(key)?;
         }
         self.write_record(key, &Record::string(value, expiry))

@@ -137,7 +137,7 @@ fn set_generic(
     if value.len() > max_string(cx) {
         return Err(too_big());
     }
-    cx.ex.set_string(key, value, expiry)?;
+    cx.ex.set_string(key, old.as_ref(), value, expiry)?;
     Ok(reply)
 }
 

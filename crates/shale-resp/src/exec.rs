@@ -55,6 +55,16 @@ pub struct Exec<'a> {
     batch: WriteBatch,
     /// (db, key) of every user key modified (for WATCH).
     pub touched: Vec<(usize, Bytes)>,
+    /// Keyspace hits and misses counted by [`read`](Self::read) and not yet added
+    /// to the server's counters (they are on drop, or by [`flush_stats`](Self::flush_stats)).
+    hits: u64,
+    misses: u64,
+}
+
+impl Drop for Exec<'_> {
+    fn drop(&mut self) {
+        self.flush_stats();
+    }
 }
 
 /// "Now" in ms by the engine's clock.
@@ -75,6 +85,17 @@ impl<'a> Exec<'a> {
             ranges: Vec::new(),
             batch: WriteBatch::new(),
             touched: Vec::new(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// Adds the keyspace hits and misses counted so far to the server's counters.
+    pub fn flush_stats(&mut self) {
+        if self.hits != 0 || self.misses != 0 {
+            self.srv.stats.add_lookups(self.hits, self.misses);
+            self.hits = 0;
+            self.misses = 0;
         }
     }
 
@@ -248,6 +269,34 @@ impl<'a> Exec<'a> {
         }
     }
 
+    /// The live record of `key` for a command that reads the key's value, counted
+    /// as a keyspace hit or miss in `INFO stats` the way Redis 7's `lookupKeyRead`
+    /// counts (a key of the wrong type is a hit). [`lookup`](Self::lookup) is
+    /// Redis's `lookupKeyWrite`: writes and existence checks of writes count nothing.
+    pub fn read(&mut self, key: &[u8]) -> CmdResult<Option<Record>> {
+        let r = self.lookup(key)?;
+        if r.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        Ok(r)
+    }
+
+    /// [`read`](Self::read) of a key that must have type `kind`; WRONGTYPE otherwise.
+    pub fn read_kind(&mut self, key: &[u8], kind: Kind) -> CmdResult<Option<Record>> {
+        match self.read(key)? {
+            Some(r) if r.kind != kind => fail(WRONGTYPE),
+            r => Ok(r),
+        }
+    }
+
+    /// Counts `n` keyspace hits (keys a scan looked at by value, as `SCAN … TYPE`
+    /// does in Redis).
+    pub fn count_hits(&mut self, n: u64) {
+        self.hits += n;
+    }
+
     /// The live record of `key` if it has type `kind`; WRONGTYPE otherwise.
     pub fn lookup_kind(&mut self, key: &[u8], kind: Kind) -> CmdResult<Option<Record>> {
         match self.lookup(key)? {
@@ -314,9 +363,10 @@ impl<'a> Exec<'a> {
         self.write_record(key, &Record::string(value, expiry))
     }
 
-    /// The string value of `key` (WRONGTYPE for other types).
+    /// The string value of `key` (WRONGTYPE for other types), read as
+    /// [`read`](Self::read) does: counted as a keyspace hit or miss.
     pub fn get_string(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
-        Ok(self.lookup_kind(key, Kind::String)?.map(|r| r.payload))
+        Ok(self.read_kind(key, Kind::String)?.map(|r| r.payload))
     }
 
     /// One field of a hash known to be live.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
@@ -36,6 +36,8 @@ pub struct Server {
     pub requirepass: RwLock<Option<String>>,
     /// The logical databases.
     pub dbs: Vec<DbSlot>,
+    /// Counters only the Redis front end keeps (`INFO stats`).
+    pub stats: RedisStats,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -63,6 +65,7 @@ impl Server {
             ctx,
             config,
             dbs,
+            stats: RedisStats::default(),
             hasher: std::collections::hash_map::RandomState::new(),
         }
     }
@@ -165,6 +168,32 @@ impl Server {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// Counters of the Redis front end that the shared [`shale_server::Metrics`] do
+/// not have.
+#[derive(Default, Debug)]
+pub struct RedisStats {
+    keyspace_hits: AtomicU64,
+    keyspace_misses: AtomicU64,
+}
+
+impl RedisStats {
+    /// Adds keyspace hits and misses (see [`crate::exec::Exec::read`]).
+    pub fn add_lookups(&self, hits: u64, misses: u64) {
+        self.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
+        self.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
+    }
+
+    /// Keyspace hits since start.
+    pub fn keyspace_hits(&self) -> u64 {
+        self.keyspace_hits.load(Ordering::Relaxed)
+    }
+
+    /// Keyspace misses since start.
+    pub fn keyspace_misses(&self) -> u64 {
+        self.keyspace_misses.load(Ordering::Relaxed)
     }
 }
 

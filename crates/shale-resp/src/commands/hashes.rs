@@ -63,7 +63,7 @@ pub fn hsetnx(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HGET key field`.
 pub fn hget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Nil);
     }
     Ok(cx
@@ -75,7 +75,7 @@ pub fn hget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HMGET key field...`.
 pub fn hmget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    let live = cx.ex.lookup_kind(key, Kind::Hash)?.is_some();
+    let live = cx.ex.read_kind(key, Kind::Hash)?.is_some();
     let mut out = Vec::new();
     for f in args.iter().skip(2) {
         out.push(if live {
@@ -88,7 +88,7 @@ pub fn hmget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn all_fields(cx: &mut Cx<'_, '_>, key: &[u8]) -> CmdResult<Vec<(Bytes, Bytes)>> {
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Vec::new());
     }
     cx.ex.hash_all(key)
@@ -144,7 +144,7 @@ pub fn hdel(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HEXISTS key field`.
 pub fn hexists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Int(0));
     }
     Ok(Reply::Int(i64::from(
@@ -156,7 +156,7 @@ pub fn hexists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn hlen(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let len = cx
         .ex
-        .lookup_kind(arg(args, 1), Kind::Hash)?
+        .read_kind(arg(args, 1), Kind::Hash)?
         .map_or(0, |r| r.hash_len());
     Ok(Reply::Int(i64::try_from(len).unwrap_or(i64::MAX)))
 }
@@ -164,7 +164,7 @@ pub fn hlen(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HSTRLEN key field`.
 pub fn hstrlen(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Int(0));
     }
     Ok(n(cx
@@ -223,13 +223,14 @@ pub fn hincrbyfloat(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn hscan(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let after = decode_cursor(arg(args, 2))?;
-    let o = scan_opts(args, 3, false)?;
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    // Redis parses the options only once it has found the hash.
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Array(vec![
             Reply::bulk("0"),
             Reply::Array(Vec::new()),
         ]));
     }
+    let o = scan_opts(args, 3, false)?;
     let rows = cx.ex.hash_page(key, after.as_deref(), o.count)?;
     let cursor = match rows.last() {
         Some((f, _)) if rows.len() == o.count && !cx.ex.hash_page(key, Some(f), 1)?.is_empty() => {
@@ -262,6 +263,10 @@ pub fn hrandfield(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
         Some(_) => return fail("ERR syntax error"),
         None => false,
     };
+    // Checked before the key is looked up, as Redis does.
+    if with_values && count.is_some_and(|c| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c)) {
+        return fail("ERR value is out of range");
+    }
     let rows = all_fields(cx, key)?;
     let mut seed = random_u64() | 1;
     let mut next = |n: usize| {
@@ -280,9 +285,6 @@ pub fn hrandfield(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             .get(i)
             .map_or(Reply::Nil, |(f, _)| Reply::Bulk(f.clone())));
     };
-    if count < -(i64::MAX / 2) {
-        return fail("ERR value is out of range");
-    }
     let picks: Vec<(Bytes, Bytes)> = if count >= 0 {
         let want = usize::try_from(count).unwrap_or(usize::MAX).min(rows.len());
         let mut rows = rows;

@@ -30,7 +30,7 @@ pub fn del(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn exists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut count = 0;
     for k in args.iter().skip(1) {
-        if cx.ex.lookup(k)?.is_some() {
+        if cx.ex.read(k)?.is_some() {
             count += 1;
         }
     }
@@ -40,9 +40,7 @@ pub fn exists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `TYPE key`.
 pub fn type_(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Simple(
-        cx.ex
-            .lookup(arg(args, 1))?
-            .map_or("none", |r| r.kind.name()),
+        cx.ex.read(arg(args, 1))?.map_or("none", |r| r.kind.name()),
     ))
 }
 
@@ -128,7 +126,7 @@ pub fn copy(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if src == dst && target == here {
         return fail("ERR source and destination objects are the same");
     }
-    let Some(rec) = cx.ex.lookup(src)? else {
+    let Some(rec) = cx.ex.read(src)? else {
         return Ok(Reply::Int(0));
     };
     let fields = if rec.kind == Kind::Hash {
@@ -245,7 +243,7 @@ pub fn pexpireat(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn ttl_generic(cx: &mut Cx<'_, '_>, args: &[Bytes], ms: bool, absolute: bool) -> CmdResult {
-    let Some(rec) = cx.ex.lookup(arg(args, 1))? else {
+    let Some(rec) = cx.ex.read(arg(args, 1))? else {
         return Ok(Reply::Int(-2));
     };
     if rec.expiry == 0 {
@@ -424,18 +422,23 @@ pub fn scan(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
         (Some(l), false) => encode_cursor(l),
         _ => "0".into(),
     };
+    let mut typed = 0;
     let keys = rows
         .into_iter()
         .filter(|(k, rec)| {
             o.pattern
                 .as_ref()
                 .is_none_or(|p| crate::glob::matches(p, k))
-                && o.kind
-                    .as_ref()
-                    .is_none_or(|t| t.eq_ignore_ascii_case(rec.kind.name().as_bytes()))
+                && o.kind.as_ref().is_none_or(|t| {
+                    // Redis looks up each key that matched the pattern to learn its
+                    // type: a keyspace hit.
+                    typed += 1;
+                    t.eq_ignore_ascii_case(rec.kind.name().as_bytes())
+                })
         })
         .map(|(k, _)| Reply::Bulk(k))
         .collect();
+    cx.ex.count_hits(typed);
     Ok(Reply::Array(vec![Reply::bulk(cursor), Reply::Array(keys)]))
 }
 

@@ -130,6 +130,8 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             .iter()
             .any(|w| w == "all" || w == "everything" || w == "default");
     let want = |s: &str| all || wanted.iter().any(|w| w == s);
+    // Reads earlier in this EXEC or pipelined run count before INFO reports.
+    cx.ex.flush_stats();
     let ctx = &cx.srv.ctx;
     let mut out = String::new();
     let uptime = ctx.uptime().as_secs();
@@ -216,8 +218,8 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 kv("rejected_connections", ctx.metrics.connections_rejected()),
                 kv("total_net_input_bytes", ctx.metrics.bytes_read()),
                 kv("total_net_output_bytes", ctx.metrics.bytes_written()),
-                kv("keyspace_hits", 0),
-                kv("keyspace_misses", 0),
+                kv("keyspace_hits", cx.srv.stats.keyspace_hits()),
+                kv("keyspace_misses", cx.srv.stats.keyspace_misses()),
                 kv("shaledb_writes", stats.writes),
                 kv("shaledb_gets", stats.gets),
                 kv(

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
-use shale_server::Context;
+use shale_server::{Context, Metrics, StatsMark};
 use shaledb::Keyspace;
 
 use crate::RedisConfig;
@@ -172,14 +172,43 @@ impl Server {
 }
 
 /// Counters of the Redis front end that the shared [`shale_server::Metrics`] do
-/// not have.
+/// not have, and the baseline `CONFIG RESETSTAT` sets. The counters (these and the
+/// shared ones) only grow, so `/metrics` stays monotonic; `INFO` reports the
+/// figures since the baseline.
 #[derive(Default, Debug)]
 pub struct RedisStats {
     keyspace_hits: AtomicU64,
     keyspace_misses: AtomicU64,
+    baseline: Mutex<Option<Arc<StatsBaseline>>>,
+}
+
+/// The figures at the last `CONFIG RESETSTAT`.
+#[derive(Debug)]
+pub struct StatsBaseline {
+    /// The shared metrics (with latency histograms).
+    pub metrics: StatsMark,
+    /// Keyspace hits then.
+    pub keyspace_hits: u64,
+    /// Keyspace misses then.
+    pub keyspace_misses: u64,
 }
 
 impl RedisStats {
+    /// `CONFIG RESETSTAT`: makes `INFO` count from now on.
+    pub fn reset(&self, metrics: &Metrics) {
+        let b = StatsBaseline {
+            metrics: metrics.mark("redis", true),
+            keyspace_hits: self.keyspace_hits.load(Ordering::Relaxed),
+            keyspace_misses: self.keyspace_misses.load(Ordering::Relaxed),
+        };
+        *lock(&self.baseline) = Some(Arc::new(b));
+    }
+
+    /// The baseline of the last `CONFIG RESETSTAT`, if any.
+    pub fn baseline(&self) -> Option<Arc<StatsBaseline>> {
+        lock(&self.baseline).clone()
+    }
+
     /// Adds keyspace hits and misses (see [`crate::exec::Exec::read`]).
     pub fn add_lookups(&self, hits: u64, misses: u64) {
         self.keyspace_hits.fetch_add(hits, Ordering::Relaxed);

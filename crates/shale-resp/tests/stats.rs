@@ -174,3 +174,113 @@ fn info_inside_exec_counts_earlier_reads() {
     assert_eq!(info_field(&info, "keyspace_hits"), h0 + 1);
     assert_eq!(info_field(&info, "keyspace_misses"), m0 + 1);
 }
+
+/// The `INFO stats` fields `CONFIG RESETSTAT` resets.
+const RESET_FIELDS: &[&str] = &[
+    "total_commands_processed",
+    "total_connections_received",
+    "rejected_connections",
+    "total_net_input_bytes",
+    "total_net_output_bytes",
+    "keyspace_hits",
+    "keyspace_misses",
+];
+
+/// (field, value) pairs of INFO stats.
+type Fields = Vec<(&'static str, u64)>;
+
+fn reset_fields(info: &str) -> Fields {
+    RESET_FIELDS
+        .iter()
+        .map(|f| (*f, info_field(info, f)))
+        .collect()
+}
+
+/// Traffic, then RESETSTAT, then INFO: returns the INFO stats fields before and
+/// after, and the INFO commandstats and latencystats text after.
+fn resetstat_run(addr: std::net::SocketAddr) -> (Fields, Fields, String) {
+    let mut c = Conn::connect(addr);
+    let mut other = Conn::connect(addr);
+    assert_eq!(other.cmd(&["PING"]), V::S("PONG".into()));
+    setup(&mut c);
+    c.cmd(&["GET", "s"]);
+    c.cmd(&["GET", "nokey"]);
+    c.cmd(&["HGETALL", "h"]);
+    let before = reset_fields(&c.cmd(&["INFO", "stats"]).text());
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), V::ok());
+    let after = reset_fields(&c.cmd(&["INFO", "stats"]).text());
+    let per_command = c.cmd(&["INFO", "commandstats", "latencystats"]).text();
+    (before, after, per_command)
+}
+
+#[test]
+fn config_resetstat_resets_info_like_redis_and_keeps_prometheus_monotonic() {
+    let redis = RealRedis::start();
+    let ours = TestServer::start();
+    let admin = ours.admin();
+    let (real_before, real_after, _) = resetstat_run(redis.addr);
+    let (prom, prom_text) = http_get(admin, "/metrics");
+    assert_eq!(prom, 200);
+    let (before, after, per_command) = resetstat_run(ours.addr);
+    // What Redis shows right after RESETSTAT: RESETSTAT itself (counted once it
+    // has run), INFO's own 25 input bytes, the 5 bytes of +OK.
+    let want = vec![
+        ("total_commands_processed", 1),
+        ("total_connections_received", 0),
+        ("rejected_connections", 0),
+        ("total_net_input_bytes", 25),
+        ("total_net_output_bytes", 5),
+        ("keyspace_hits", 0),
+        ("keyspace_misses", 0),
+    ];
+    assert_eq!(real_after, want, "redis-server");
+    assert_eq!(after, want, "ShaleDB");
+    for (name, v) in &before {
+        if *name != "rejected_connections" {
+            assert!(*v > 0, "{name} was 0 before RESETSTAT: nothing to reset");
+        }
+    }
+    assert_eq!(
+        before[5..],
+        real_before[5..],
+        "hits/misses before the reset"
+    );
+    // Per-command figures start again too: only CONFIG and INFO were called since.
+    let calls: Vec<&str> = per_command
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_") || l.starts_with("latency_percentiles"))
+        .collect();
+    assert_eq!(calls.len(), 4, "{per_command}");
+    assert!(
+        calls[0].starts_with("cmdstat_config:calls=1,") && calls[0].contains("failed_calls=0"),
+        "{calls:?}"
+    );
+    // The INFO answering counts once it has run, as in Redis.
+    assert!(calls[1].starts_with("cmdstat_info:calls=1,"), "{calls:?}");
+    // Redis prints the percentiles with three decimals.
+    assert!(
+        calls[2].starts_with("latency_percentiles_usec_config:p50=") && calls[2].ends_with(".000"),
+        "{calls:?}"
+    );
+    assert!(
+        calls[3].starts_with("latency_percentiles_usec_info:p50="),
+        "{calls:?}"
+    );
+    // The Prometheus counters never go back.
+    let (_, after_text) = http_get(admin, "/metrics");
+    for counter in [
+        "shale_commands_total{protocol=\"redis\",command=\"get\"}",
+        "shale_net_input_bytes_total",
+        "shale_net_output_bytes_total",
+        "shale_connections_received_total",
+    ] {
+        let value = |text: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(counter)?.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let (was, now) = (value(&prom_text), value(&after_text));
+        assert!(now > 0 && now >= was, "{counter}: {was} then {now}");
+    }
+    assert!(after_text.contains("shale_commands_total{protocol=\"redis\",command=\"get\"} 2\n"));
+}

@@ -26,6 +26,26 @@ pub struct DbSlot {
     watched: AtomicUsize,
 }
 
+/// A test callback that gets a command's name.
+#[doc(hidden)]
+pub type CommandHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Callbacks tests use to observe the server from inside (a command about to run).
+/// Not an API: empty in production, where each costs one branch.
+#[doc(hidden)]
+#[derive(Clone, Default)]
+pub struct TestHooks {
+    /// Called with the command's name just before its handler runs, on the thread
+    /// that runs it (inside EXEC, for each queued command).
+    pub before_command: Option<CommandHook>,
+}
+
+impl std::fmt::Debug for TestHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHooks").finish_non_exhaustive()
+    }
+}
+
 /// Everything the connections of one Redis front end share.
 pub struct Server {
     /// The server context (Db, limits, metrics, clients, shutdown).
@@ -38,6 +58,9 @@ pub struct Server {
     pub dbs: Vec<DbSlot>,
     /// Counters only the Redis front end keeps (`INFO stats`).
     pub stats: RedisStats,
+    /// Test callbacks (none in production).
+    #[doc(hidden)]
+    pub hooks: TestHooks,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -66,7 +89,15 @@ impl Server {
             config,
             dbs,
             stats: RedisStats::default(),
+            hooks: TestHooks::default(),
             hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Calls the `before_command` test hook, if set.
+    pub fn before_command(&self, name: &str) {
+        if let Some(h) = &self.hooks.before_command {
+            h(name);
         }
     }
 

@@ -466,6 +466,74 @@ pub fn dispatch_spec(
     done(run_single(srv, sess, spec, args), spec.name)
 }
 
+// ---- reply size ----
+
+/// The bytes a reply is allowed while a command builds it: the connection's
+/// `max_pending_output_bytes`, counted as entries are added, so a command over a
+/// large range (KEYS, HGETALL, a huge SCAN COUNT) stops with an error instead of
+/// building a reply the connection would refuse to queue. The counts are the RESP
+/// encoding's sizes (an upper bound for RESP3, whose nulls are shorter).
+pub struct ReplyBudget {
+    limit: usize,
+    left: usize,
+    hint: &'static str,
+}
+
+/// Bytes of an array or map header (`*n\r\n`) with any count.
+pub const HEADER_BYTES: usize = 23;
+
+impl ReplyBudget {
+    /// A budget for one reply; `hint` ends the error (`use SCAN`).
+    pub fn new(cx: &Cx<'_, '_>, hint: &'static str) -> ReplyBudget {
+        let limit = cx.srv.ctx.limits.max_pending_output_bytes;
+        ReplyBudget {
+            limit,
+            left: limit,
+            hint,
+        }
+    }
+
+    /// Counts `n` more bytes; the error once the reply would exceed the limit.
+    pub fn take(&mut self, n: usize) -> CmdResult<()> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(self.exceeded()),
+        }
+    }
+
+    /// Counts a bulk string of `len` bytes (`$len\r\n…\r\n`).
+    pub fn bulk(&mut self, len: usize) -> CmdResult<()> {
+        self.take(bulk_bytes(len))
+    }
+
+    /// True if `n` more bytes would not fit (nothing is counted).
+    pub fn would_exceed(&self, n: usize) -> bool {
+        n > self.left
+    }
+
+    /// `-ERR reply would exceed the output limit of N bytes; <hint>`.
+    pub fn exceeded(&self) -> CmdError {
+        CmdError::Reply(format!(
+            "ERR reply would exceed the output limit of {} bytes; {}",
+            self.limit, self.hint
+        ))
+    }
+}
+
+/// Encoded size of a bulk string of `len` bytes.
+pub fn bulk_bytes(len: usize) -> usize {
+    let mut digits = 1;
+    let mut n = len;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    len.saturating_add(digits + 5)
+}
+
 // ---- argument helpers ----
 
 /// Parses an integer argument strictly (Redis `string2ll`).
@@ -525,4 +593,24 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
 /// Case-insensitive comparison of an argument with an option name.
 pub fn is(a: &[u8], opt: &str) -> bool {
     a.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_bytes_is_the_encoded_size() {
+        for len in [0, 1, 9, 10, 99, 100, 999, 1000, 12_345, 1 << 20] {
+            let mut out = Vec::new();
+            Reply::Bulk(Bytes::from(vec![b'x'; len])).encode(2, &mut out);
+            assert_eq!(bulk_bytes(len), out.len(), "{len}");
+            out.clear();
+            Reply::Bulk(Bytes::from(vec![b'x'; len])).encode(3, &mut out);
+            assert_eq!(bulk_bytes(len), out.len(), "{len}");
+        }
+        let mut out = Vec::new();
+        Reply::Array(vec![Reply::Nil; usize::from(u16::MAX)]).encode(2, &mut out);
+        assert!(out.len() - 5 * usize::from(u16::MAX) <= HEADER_BYTES);
+    }
 }

@@ -11,23 +11,15 @@ fn arg(args: &[Bytes], i: usize) -> &[u8] {
     args.get(i).map_or(&[][..], |a| a.as_ref())
 }
 
-/// Live keys and keys with an expiry in the selected database.
+/// Live keys and keys with an expiry in the selected database, counted in one
+/// pass over the key records (nothing collected).
 fn count_keys(cx: &mut Cx<'_, '_>) -> CmdResult<(u64, u64)> {
     let now = cx.ex.now;
     let (mut keys, mut expires) = (0, 0);
     let end = [layout::KEY_PREFIX + 1];
-    let mut from = vec![layout::KEY_PREFIX];
-    let mut after = false;
-    // Page through the key records so memory stays bounded however many there are.
-    loop {
-        let rows = cx.ex.scan_raw(&from, after, &end, 4096)?;
-        let Some((last, _)) = rows.last() else {
-            break;
-        };
-        from = last.to_vec();
-        after = true;
-        for (_, v) in &rows {
-            if let Some(r) = Record::decode(v)
+    cx.ex
+        .scan_each(&[layout::KEY_PREFIX], false, &end, |_, v| {
+            if let Some(r) = Record::decode(&v)
                 && !r.expired(now)
             {
                 keys += 1;
@@ -35,8 +27,8 @@ fn count_keys(cx: &mut Cx<'_, '_>) -> CmdResult<(u64, u64)> {
                     expires += 1;
                 }
             }
-        }
-    }
+            Ok(true)
+        })?;
     Ok((keys, expires))
 }
 

@@ -231,11 +231,19 @@ pub fn getex(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `MGET key...`.
 pub fn mget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let mut budget = super::ReplyBudget::new(cx, "ask for fewer keys");
+    budget.take(super::HEADER_BYTES)?;
     let mut out = Vec::with_capacity(args.len().saturating_sub(1));
     for k in args.iter().skip(1) {
         out.push(match cx.ex.read(k)? {
-            Some(r) if r.kind == Kind::String => Reply::Bulk(r.payload),
-            _ => Reply::Nil,
+            Some(r) if r.kind == Kind::String => {
+                budget.bulk(r.payload.len())?;
+                Reply::Bulk(r.payload)
+            }
+            _ => {
+                budget.take(5)?; // $-1
+                Reply::Nil
+            }
         });
     }
     Ok(Reply::Array(out))

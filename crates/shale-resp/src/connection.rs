@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use bytes::Bytes;
 
-use crate::commands::{MAX_RUN, batchable, dispatch, run_batch};
+use crate::commands::{MAX_RUN, batchable, dispatch_spec, lookup, run_batch};
 use crate::resp::{ParseLimits, Reply, next_command};
 use crate::session::Session;
 use crate::store::Server;
@@ -158,10 +158,16 @@ fn process(
 }
 
 /// Runs one command alone and encodes its reply; records its metrics unless MULTI
-/// queued it (EXEC records it when it runs).
+/// queued it (EXEC records it when it runs). A command that may scan an unbounded
+/// range runs through `Context::blocking` ([`crate::commands::Runs`]).
 fn answer(srv: &Server, sess: &mut Session, args: &[Bytes], out: &mut Vec<u8>) {
     let started = Instant::now();
-    let d = dispatch(srv, sess, args);
+    let spec = args.first().and_then(|n| lookup(n));
+    let d = if spec.is_some_and(|s| s.blocks(sess)) {
+        srv.ctx.blocking(|| dispatch_spec(srv, sess, args, spec))
+    } else {
+        dispatch_spec(srv, sess, args, spec)
+    };
     sess.guard.touch(d.name);
     d.reply.encode(sess.proto, out);
     if !d.queued {
@@ -190,7 +196,12 @@ fn flush_run(srv: &Server, sess: &mut Session, run: &mut Vec<Vec<Bytes>>, out: &
             if let Some((spec, _)) = cmds.last() {
                 sess.guard.touch(spec.name);
             }
-            for reply in run_batch(srv, sess, &cmds) {
+            let replies = if cmds.iter().any(|(spec, _)| spec.blocks(sess)) {
+                srv.ctx.blocking(|| run_batch(srv, sess, &cmds))
+            } else {
+                run_batch(srv, sess, &cmds)
+            };
+            for reply in replies {
                 reply.encode(sess.proto, out);
             }
         }

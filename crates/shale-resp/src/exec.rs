@@ -55,6 +55,16 @@ pub struct Exec<'a> {
     batch: WriteBatch,
     /// (db, key) of every user key modified (for WATCH).
     pub touched: Vec<(usize, Bytes)>,
+    /// Keyspace hits and misses counted by [`read`](Self::read) and not yet added
+    /// to the server's counters (they are on drop, or by [`flush_stats`](Self::flush_stats)).
+    hits: u64,
+    misses: u64,
+}
+
+impl Drop for Exec<'_> {
+    fn drop(&mut self) {
+        self.flush_stats();
+    }
 }
 
 /// "Now" in ms by the engine's clock.
@@ -75,6 +85,17 @@ impl<'a> Exec<'a> {
             ranges: Vec::new(),
             batch: WriteBatch::new(),
             touched: Vec::new(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// Adds the keyspace hits and misses counted so far to the server's counters.
+    pub fn flush_stats(&mut self) {
+        if self.hits != 0 || self.misses != 0 {
+            self.srv.stats.add_lookups(self.hits, self.misses);
+            self.hits = 0;
+            self.misses = 0;
         }
     }
 
@@ -181,6 +202,28 @@ impl<'a> Exec<'a> {
         hi: &[u8],
         limit: usize,
     ) -> CmdResult<Vec<(Bytes, Bytes)>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan_each(lo, after, hi, |k, v| {
+            out.push((k, v));
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each raw (key, value) pair in `[lo, hi)` (from `lo`
+    /// exclusive when `after`), overlay applied, in key order, over one engine
+    /// iterator, until `f` answers false or fails: nothing is collected, so a
+    /// scan of any length holds one entry at a time.
+    pub fn scan_each(
+        &mut self,
+        lo: &[u8],
+        after: bool,
+        hi: &[u8],
+        mut f: impl FnMut(Bytes, Bytes) -> CmdResult<bool>,
+    ) -> CmdResult<()> {
         let ks = self.ks()?;
         let id = ks.id();
         let lo_b = if after {
@@ -199,37 +242,41 @@ impl<'a> Exec<'a> {
             .overlay
             .range((olo, Bound::Excluded((id, hi.to_vec()))))
             .peekable();
-        let mut out = Vec::new();
-        while out.len() < limit {
+        loop {
             let b_key = match base.peek() {
                 Some(Ok((k, _))) => Some(k.clone()),
                 Some(Err(e)) => return Err(CmdError::Engine(e.clone())),
                 None => None,
             };
             let o_key = over.peek().map(|((_, k), _)| k.clone());
-            match (b_key, o_key) {
+            let item = match (b_key, o_key) {
                 (None, None) => break,
                 (Some(bk), ok) if ok.as_ref().is_none_or(|ok| bk.as_ref() < ok.as_slice()) => {
-                    if let Some(Ok((k, v))) = base.next()
-                        && !self.hidden_by_range(id, &k)
-                    {
-                        out.push((k, v));
+                    match base.next() {
+                        Some(Ok((k, v))) if !self.hidden_by_range(id, &k) => Some((k, v)),
+                        _ => None,
                     }
                 }
                 (bk, Some(ok)) => {
                     if bk.as_ref().is_some_and(|bk| bk.as_ref() == ok.as_slice()) {
                         base.next();
                     }
-                    if let Some((_, v)) = over.next()
-                        && let Some(v) = v
-                    {
-                        out.push((Bytes::from(ok), v.clone()));
+                    match over.next() {
+                        Some((_, Some(v))) => Some((Bytes::from(ok), v.clone())),
+                        _ => None,
                     }
                 }
-                (Some(_), None) => {}
+                // Unreachable: the first arm takes every base key when the overlay
+                // has none left.
+                (Some(_), None) => break,
+            };
+            if let Some((k, v)) = item
+                && !f(k, v)?
+            {
+                break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     // ---- typed access ----
@@ -246,6 +293,34 @@ impl<'a> Exec<'a> {
                 "ERR stored value has an unknown format version".into(),
             )),
         }
+    }
+
+    /// The live record of `key` for a command that reads the key's value, counted
+    /// as a keyspace hit or miss in `INFO stats` the way Redis 7's `lookupKeyRead`
+    /// counts (a key of the wrong type is a hit). [`lookup`](Self::lookup) is
+    /// Redis's `lookupKeyWrite`: writes and existence checks of writes count nothing.
+    pub fn read(&mut self, key: &[u8]) -> CmdResult<Option<Record>> {
+        let r = self.lookup(key)?;
+        if r.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        Ok(r)
+    }
+
+    /// [`read`](Self::read) of a key that must have type `kind`; WRONGTYPE otherwise.
+    pub fn read_kind(&mut self, key: &[u8], kind: Kind) -> CmdResult<Option<Record>> {
+        match self.read(key)? {
+            Some(r) if r.kind != kind => fail(WRONGTYPE),
+            r => Ok(r),
+        }
+    }
+
+    /// Counts `n` keyspace hits (keys a scan looked at by value, as `SCAN … TYPE`
+    /// does in Redis).
+    pub fn count_hits(&mut self, n: u64) {
+        self.hits += n;
     }
 
     /// The live record of `key` if it has type `kind`; WRONGTYPE otherwise.
@@ -321,9 +396,10 @@ impl<'a> Exec<'a> {
         self.write_record(key, &Record::string(value, expiry))
     }
 
-    /// The string value of `key` (WRONGTYPE for other types).
+    /// The string value of `key` (WRONGTYPE for other types), read as
+    /// [`read`](Self::read) does: counted as a keyspace hit or miss.
     pub fn get_string(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
-        Ok(self.lookup_kind(key, Kind::String)?.map(|r| r.payload))
+        Ok(self.read_kind(key, Kind::String)?.map(|r| r.payload))
     }
 
     /// One field of a hash known to be live.
@@ -343,24 +419,25 @@ impl<'a> Exec<'a> {
             .collect())
     }
 
-    /// Hash fields after `after` (exclusive; from the start when `None`), up to `limit`.
-    pub fn hash_page(
+    /// Calls `f` with each (field, value) of a hash known to be live, after
+    /// `after` (exclusive; from the start when `None`), in field order, until `f`
+    /// answers false (see [`scan_each`](Self::scan_each)).
+    pub fn hash_each(
         &mut self,
         key: &[u8],
         after: Option<&[u8]>,
-        limit: usize,
-    ) -> CmdResult<Vec<(Bytes, Bytes)>> {
+        mut f: impl FnMut(Bytes, Bytes) -> CmdResult<bool>,
+    ) -> CmdResult<()> {
         let p = layout::field_prefix(key);
         let end = layout::prefix_end(&p).unwrap_or_else(|| layout::DB_END.to_vec());
         let plen = p.len();
-        let rows = match after {
-            Some(f) => self.scan_raw(&layout::field_key(key, f), true, &end, limit)?,
-            None => self.scan_raw(&p, false, &end, limit)?,
-        };
-        Ok(rows
-            .into_iter()
-            .map(|(k, v)| (k.slice(plen.min(k.len())..), v))
-            .collect())
+        let strip = |k: Bytes| k.slice(plen.min(k.len())..);
+        match after {
+            Some(a) => self.scan_each(&layout::field_key(key, a), true, &end, |k, v| {
+                f(strip(k), v)
+            }),
+            None => self.scan_each(&p, false, &end, |k, v| f(strip(k), v)),
+        }
     }
 
     /// Writes one field value.

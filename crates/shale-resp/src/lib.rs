@@ -19,3 +19,5 @@ pub mod store;
 
 pub use config::RedisConfig;
 pub use server::serve;
+#[doc(hidden)]
+pub use server::serve_with_hooks;

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
-use shale_server::Context;
+use shale_server::{Context, Metrics, StatsMark};
 use shaledb::Keyspace;
 
 use crate::RedisConfig;
@@ -26,6 +26,26 @@ pub struct DbSlot {
     watched: AtomicUsize,
 }
 
+/// A test callback that gets a command's name.
+#[doc(hidden)]
+pub type CommandHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Callbacks tests use to observe the server from inside (a command about to run).
+/// Not an API: empty in production, where each costs one branch.
+#[doc(hidden)]
+#[derive(Clone, Default)]
+pub struct TestHooks {
+    /// Called with the command's name just before its handler runs, on the thread
+    /// that runs it (inside EXEC, for each queued command).
+    pub before_command: Option<CommandHook>,
+}
+
+impl std::fmt::Debug for TestHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHooks").finish_non_exhaustive()
+    }
+}
+
 /// Everything the connections of one Redis front end share.
 pub struct Server {
     /// The server context (Db, limits, metrics, clients, shutdown).
@@ -36,6 +56,11 @@ pub struct Server {
     pub requirepass: RwLock<Option<String>>,
     /// The logical databases.
     pub dbs: Vec<DbSlot>,
+    /// Counters only the Redis front end keeps (`INFO stats`).
+    pub stats: RedisStats,
+    /// Test callbacks (none in production).
+    #[doc(hidden)]
+    pub hooks: TestHooks,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -63,7 +88,16 @@ impl Server {
             ctx,
             config,
             dbs,
+            stats: RedisStats::default(),
+            hooks: TestHooks::default(),
             hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Calls the `before_command` test hook, if set.
+    pub fn before_command(&self, name: &str) {
+        if let Some(h) = &self.hooks.before_command {
+            h(name);
         }
     }
 
@@ -165,6 +199,61 @@ impl Server {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// Counters of the Redis front end that the shared [`shale_server::Metrics`] do
+/// not have, and the baseline `CONFIG RESETSTAT` sets. The counters (these and the
+/// shared ones) only grow, so `/metrics` stays monotonic; `INFO` reports the
+/// figures since the baseline.
+#[derive(Default, Debug)]
+pub struct RedisStats {
+    keyspace_hits: AtomicU64,
+    keyspace_misses: AtomicU64,
+    baseline: Mutex<Option<Arc<StatsBaseline>>>,
+}
+
+/// The figures at the last `CONFIG RESETSTAT`.
+#[derive(Debug)]
+pub struct StatsBaseline {
+    /// The shared metrics (with latency histograms).
+    pub metrics: StatsMark,
+    /// Keyspace hits then.
+    pub keyspace_hits: u64,
+    /// Keyspace misses then.
+    pub keyspace_misses: u64,
+}
+
+impl RedisStats {
+    /// `CONFIG RESETSTAT`: makes `INFO` count from now on.
+    pub fn reset(&self, metrics: &Metrics) {
+        let b = StatsBaseline {
+            metrics: metrics.mark("redis", true),
+            keyspace_hits: self.keyspace_hits.load(Ordering::Relaxed),
+            keyspace_misses: self.keyspace_misses.load(Ordering::Relaxed),
+        };
+        *lock(&self.baseline) = Some(Arc::new(b));
+    }
+
+    /// The baseline of the last `CONFIG RESETSTAT`, if any.
+    pub fn baseline(&self) -> Option<Arc<StatsBaseline>> {
+        lock(&self.baseline).clone()
+    }
+
+    /// Adds keyspace hits and misses (see [`crate::exec::Exec::read`]).
+    pub fn add_lookups(&self, hits: u64, misses: u64) {
+        self.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
+        self.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
+    }
+
+    /// Keyspace hits since start.
+    pub fn keyspace_hits(&self) -> u64 {
+        self.keyspace_hits.load(Ordering::Relaxed)
+    }
+
+    /// Keyspace misses since start.
+    pub fn keyspace_misses(&self) -> u64 {
+        self.keyspace_misses.load(Ordering::Relaxed)
     }
 }
 

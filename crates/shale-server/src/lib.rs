@@ -23,5 +23,5 @@ pub use context::Context;
 pub use durability::{SyncPolicy, spawn_wal_syncer};
 pub use limits::Limits;
 pub use listener::serve_connections;
-pub use metrics::{CommandSnapshot, Metrics};
+pub use metrics::{CommandSnapshot, Metrics, StatsMark};
 pub use shutdown::Shutdown;

@@ -46,6 +46,99 @@ pub struct CommandSnapshot {
     pub percentiles_micros: [u64; 5],
 }
 
+/// The figures of one front end's commands and the server's connection and byte
+/// counters at one moment ([`Metrics::mark`]), for reporting figures since then
+/// ([`StatsMark::since`]) without resetting the counters themselves: `/metrics`
+/// stays monotonic while Redis's `CONFIG RESETSTAT` starts `INFO` from zero.
+#[derive(Clone, Debug, Default)]
+pub struct StatsMark {
+    protocol: String,
+    commands: BTreeMap<String, MarkedCommand>,
+    /// Connections accepted.
+    pub connections_received: u64,
+    /// Connections refused because of `max_clients`.
+    pub connections_rejected: u64,
+    /// Bytes read from clients.
+    pub bytes_read: u64,
+    /// Bytes written to clients.
+    pub bytes_written: u64,
+}
+
+#[derive(Clone, Debug)]
+struct MarkedCommand {
+    calls: u64,
+    errors: u64,
+    total_micros: u64,
+    /// Taken only when asked for (a copy costs a few tens of KiB).
+    latency: Option<Histogram<u64>>,
+}
+
+impl StatsMark {
+    /// The figures added between `earlier` and `self`: counters subtracted,
+    /// latency histograms subtracted (when both marks have them), and commands
+    /// not called in between left out.
+    pub fn since(mut self, earlier: &StatsMark) -> StatsMark {
+        self.connections_received = self
+            .connections_received
+            .saturating_sub(earlier.connections_received);
+        self.connections_rejected = self
+            .connections_rejected
+            .saturating_sub(earlier.connections_rejected);
+        self.bytes_read = self.bytes_read.saturating_sub(earlier.bytes_read);
+        self.bytes_written = self.bytes_written.saturating_sub(earlier.bytes_written);
+        self.commands.retain(|name, c| {
+            let Some(e) = earlier.commands.get(name) else {
+                return c.calls > 0;
+            };
+            c.calls = c.calls.saturating_sub(e.calls);
+            c.errors = c.errors.saturating_sub(e.errors);
+            c.total_micros = c.total_micros.saturating_sub(e.total_micros);
+            if let (Some(h), Some(eh)) = (c.latency.as_mut(), e.latency.as_ref()) {
+                // Counts only grow, so this cannot go below zero; if it somehow
+                // fails, report no latency rather than the figures since start.
+                if h.subtract(eh).is_err() {
+                    h.reset();
+                }
+            }
+            c.calls > 0
+        });
+        self
+    }
+
+    /// Commands answered.
+    pub fn total_commands(&self) -> u64 {
+        self.commands.values().map(|c| c.calls).sum()
+    }
+
+    /// Each command's figures, by name; the percentiles are zero unless the mark
+    /// was taken with latency.
+    pub fn commands(&self) -> Vec<CommandSnapshot> {
+        self.commands
+            .iter()
+            .map(|(name, c)| CommandSnapshot {
+                protocol: self.protocol.clone(),
+                command: name.clone(),
+                calls: c.calls,
+                errors: c.errors,
+                total_micros: c.total_micros,
+                percentiles_micros: c.latency.as_ref().map_or([0; 5], percentiles),
+            })
+            .collect()
+    }
+}
+
+fn percentiles(h: &Histogram<u64>) -> [u64; 5] {
+    let mut p = [0u64; 5];
+    if h.is_empty() {
+        return p;
+    }
+    for (slot, (q, _)) in p.iter_mut().zip(QUANTILES) {
+        *slot = h.value_at_quantile(q);
+    }
+    p[4] = h.max();
+    p
+}
+
 /// Protocol → command → figures.
 type CommandMap = BTreeMap<&'static str, BTreeMap<String, Arc<CommandStats>>>;
 
@@ -178,6 +271,42 @@ impl Metrics {
             .flat_map(|(_, cmds)| cmds.values())
             .map(|s| s.calls.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// The current figures of `protocol`'s commands and the connection and byte
+    /// counters, with each command's latency histogram when `latency` is set.
+    pub fn mark(&self, protocol: &str, latency: bool) -> StatsMark {
+        let commands = {
+            let map = self.commands.read().unwrap_or_else(PoisonError::into_inner);
+            map.get(protocol)
+                .map(|cmds| {
+                    cmds.iter()
+                        .map(|(name, s)| {
+                            let marked = MarkedCommand {
+                                calls: s.calls.load(Ordering::Relaxed),
+                                errors: s.errors.load(Ordering::Relaxed),
+                                total_micros: s.total_micros.load(Ordering::Relaxed),
+                                latency: latency.then(|| {
+                                    s.latency
+                                        .lock()
+                                        .unwrap_or_else(PoisonError::into_inner)
+                                        .clone()
+                                }),
+                            };
+                            (name.clone(), marked)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        StatsMark {
+            protocol: protocol.to_string(),
+            commands,
+            connections_received: self.connections_received(),
+            connections_rejected: self.connections_rejected(),
+            bytes_read: self.bytes_read(),
+            bytes_written: self.bytes_written(),
+        }
     }
 
     /// Every command's figures, ordered by protocol then command.
@@ -337,5 +466,49 @@ mod tests {
         assert!(text.contains(
             "shale_command_duration_seconds_count{protocol=\"memcache\",command=\"set\"} 1\n"
         ));
+    }
+
+    #[test]
+    fn marks_measure_figures_since_without_resetting() {
+        let m = Metrics::new();
+        for _ in 0..10 {
+            m.record("redis", "get", Duration::from_micros(1000), false);
+        }
+        m.record("redis", "set", Duration::from_micros(5), true);
+        m.connection_received();
+        m.add_io(100, 200);
+        let base = m.mark("redis", true);
+        assert_eq!(base.total_commands(), 11);
+        for _ in 0..4 {
+            m.record("redis", "get", Duration::from_micros(10), false);
+        }
+        m.record("redis", "del", Duration::from_micros(3), true);
+        m.record("memcache", "get", Duration::from_micros(3), false);
+        m.add_io(7, 9);
+        let since = m.mark("redis", true).since(&base);
+        assert_eq!(since.total_commands(), 5);
+        assert_eq!(
+            (
+                since.connections_received,
+                since.bytes_read,
+                since.bytes_written
+            ),
+            (0, 7, 9)
+        );
+        let cmds = since.commands();
+        let names: Vec<_> = cmds.iter().map(|c| c.command.as_str()).collect();
+        assert_eq!(names, ["del", "get"], "set was not called since the mark");
+        let get = &cmds[1];
+        assert_eq!((get.calls, get.errors, get.total_micros), (4, 0, 40));
+        // The 1000 µs calls before the mark are gone from the percentiles.
+        assert_eq!(get.percentiles_micros[4], 10, "{get:?}");
+        assert_eq!((cmds[0].calls, cmds[0].errors), (1, 1));
+        // Nothing was reset: the totals still count everything.
+        assert_eq!(m.total_commands(Some("redis")), 16);
+        assert_eq!(m.bytes_read(), 107);
+        // Without latency, figures but no percentiles.
+        let plain = m.mark("redis", false).since(&base);
+        assert_eq!(plain.total_commands(), 5);
+        assert_eq!(plain.commands()[1].percentiles_micros, [0; 5]);
     }
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::keys::{decode_cursor, encode_cursor, random_u64, scan_opts};
-use super::{Cx, int_arg, parse_f64, parse_i64};
+use super::{Cx, HEADER_BYTES, ReplyBudget, bulk_bytes, int_arg, parse_f64, parse_i64};
 use crate::exec::{CmdError, CmdResult, fail};
 use crate::layout::Kind;
 use crate::resp::Reply;
@@ -63,7 +63,7 @@ pub fn hsetnx(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HGET key field`.
 pub fn hget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Nil);
     }
     Ok(cx
@@ -75,7 +75,7 @@ pub fn hget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HMGET key field...`.
 pub fn hmget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    let live = cx.ex.lookup_kind(key, Kind::Hash)?.is_some();
+    let live = cx.ex.read_kind(key, Kind::Hash)?.is_some();
     let mut out = Vec::new();
     for f in args.iter().skip(2) {
         out.push(if live {
@@ -87,37 +87,57 @@ pub fn hmget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(out))
 }
 
-fn all_fields(cx: &mut Cx<'_, '_>, key: &[u8]) -> CmdResult<Vec<(Bytes, Bytes)>> {
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
-        return Ok(Vec::new());
+/// Streams every (field, value) of the hash at `key` (none if absent) to `entry`,
+/// which adds it to the reply under `budget`: HGETALL, HKEYS and HVALS stop once
+/// the reply would exceed the output limit.
+fn each_field(
+    cx: &mut Cx<'_, '_>,
+    key: &[u8],
+    mut entry: impl FnMut(&mut ReplyBudget, Bytes, Bytes) -> CmdResult<()>,
+) -> CmdResult<()> {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
+        return Ok(());
     }
-    cx.ex.hash_all(key)
+    let mut budget = ReplyBudget::new(cx, "use HSCAN");
+    budget.take(HEADER_BYTES)?;
+    cx.ex.hash_each(key, None, |f, v| {
+        entry(&mut budget, f, v)?;
+        Ok(true)
+    })
 }
 
 /// `HGETALL key`.
 pub fn hgetall(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let rows = all_fields(cx, arg(args, 1))?;
-    Ok(Reply::Map(
-        rows.into_iter()
-            .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
-            .collect(),
-    ))
+    let mut pairs = Vec::new();
+    each_field(cx, arg(args, 1), |budget, f, v| {
+        budget.bulk(f.len())?;
+        budget.bulk(v.len())?;
+        pairs.push((Reply::Bulk(f), Reply::Bulk(v)));
+        Ok(())
+    })?;
+    Ok(Reply::Map(pairs))
 }
 
 /// `HKEYS key`.
 pub fn hkeys(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let rows = all_fields(cx, arg(args, 1))?;
-    Ok(Reply::Array(
-        rows.into_iter().map(|(f, _)| Reply::Bulk(f)).collect(),
-    ))
+    let mut out = Vec::new();
+    each_field(cx, arg(args, 1), |budget, f, _| {
+        budget.bulk(f.len())?;
+        out.push(Reply::Bulk(f));
+        Ok(())
+    })?;
+    Ok(Reply::Array(out))
 }
 
 /// `HVALS key`.
 pub fn hvals(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let rows = all_fields(cx, arg(args, 1))?;
-    Ok(Reply::Array(
-        rows.into_iter().map(|(_, v)| Reply::Bulk(v)).collect(),
-    ))
+    let mut out = Vec::new();
+    each_field(cx, arg(args, 1), |budget, _, v| {
+        budget.bulk(v.len())?;
+        out.push(Reply::Bulk(v));
+        Ok(())
+    })?;
+    Ok(Reply::Array(out))
 }
 
 /// `HDEL key field...`.
@@ -144,7 +164,7 @@ pub fn hdel(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HEXISTS key field`.
 pub fn hexists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Int(0));
     }
     Ok(Reply::Int(i64::from(
@@ -156,7 +176,7 @@ pub fn hexists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn hlen(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let len = cx
         .ex
-        .lookup_kind(arg(args, 1), Kind::Hash)?
+        .read_kind(arg(args, 1), Kind::Hash)?
         .map_or(0, |r| r.hash_len());
     Ok(Reply::Int(i64::try_from(len).unwrap_or(i64::MAX)))
 }
@@ -164,7 +184,7 @@ pub fn hlen(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HSTRLEN key field`.
 pub fn hstrlen(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Int(0));
     }
     Ok(n(cx
@@ -223,30 +243,44 @@ pub fn hincrbyfloat(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn hscan(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let after = decode_cursor(arg(args, 2))?;
-    let o = scan_opts(args, 3, false)?;
-    if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
+    // Redis parses the options only once it has found the hash.
+    if cx.ex.read_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Array(vec![
             Reply::bulk("0"),
             Reply::Array(Vec::new()),
         ]));
     }
-    let rows = cx.ex.hash_page(key, after.as_deref(), o.count)?;
-    let cursor = match rows.last() {
-        Some((f, _)) if rows.len() == o.count && !cx.ex.hash_page(key, Some(f), 1)?.is_empty() => {
-            encode_cursor(f)
-        }
-        _ => "0".into(),
-    };
+    let o = scan_opts(args, 3, false)?;
+    let mut budget = ReplyBudget::new(cx, "use a smaller COUNT");
+    budget.take(2 * HEADER_BYTES)?;
+    let mut examined = 0usize;
+    let mut last: Option<Bytes> = None;
+    let mut more = false;
     let mut out = Vec::new();
-    for (f, v) in rows {
+    cx.ex.hash_each(key, after.as_deref(), |f, v| {
+        if examined == o.count {
+            // One field past the page: the cursor goes on.
+            more = true;
+            return Ok(false);
+        }
+        examined += 1;
+        last = Some(f.clone());
         if o.pattern
             .as_ref()
             .is_none_or(|p| crate::glob::matches(p, &f))
         {
+            budget.bulk(f.len())?;
+            budget.bulk(v.len())?;
             out.push(Reply::Bulk(f));
             out.push(Reply::Bulk(v));
         }
-    }
+        Ok(true)
+    })?;
+    let cursor = match (&last, more) {
+        (Some(f), true) => encode_cursor(f),
+        _ => "0".into(),
+    };
+    budget.bulk(cursor.len())?;
     Ok(Reply::Array(vec![Reply::bulk(cursor), Reply::Array(out)]))
 }
 
@@ -262,7 +296,18 @@ pub fn hrandfield(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
         Some(_) => return fail("ERR syntax error"),
         None => false,
     };
-    let rows = all_fields(cx, key)?;
+    // Checked before the key is looked up, as Redis does.
+    if with_values && count.is_some_and(|c| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c)) {
+        return fail("ERR value is out of range");
+    }
+    let Some(rec) = cx.ex.read_kind(key, Kind::Hash)? else {
+        return Ok(if count.is_some() {
+            Reply::Array(Vec::new())
+        } else {
+            Reply::Nil
+        });
+    };
+    let len = usize::try_from(rec.hash_len()).unwrap_or(usize::MAX);
     let mut seed = random_u64() | 1;
     let mut next = |n: usize| {
         // xorshift64
@@ -272,38 +317,77 @@ pub fn hrandfield(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
         usize::try_from(seed % (n.max(1) as u64)).unwrap_or(0)
     };
     let Some(count) = count else {
-        if rows.is_empty() {
-            return Ok(Reply::Nil);
-        }
-        let i = next(rows.len());
-        return Ok(rows
-            .get(i)
-            .map_or(Reply::Nil, |(f, _)| Reply::Bulk(f.clone())));
+        // One field, at a random position.
+        let target = next(len);
+        let (mut i, mut pick) = (0usize, None);
+        cx.ex.hash_each(key, None, |f, _| {
+            if i == target {
+                pick = Some(f);
+                return Ok(false);
+            }
+            i += 1;
+            Ok(true)
+        })?;
+        return Ok(pick.map_or(Reply::Nil, Reply::Bulk));
     };
-    if count < -(i64::MAX / 2) {
-        return fail("ERR value is out of range");
-    }
-    let picks: Vec<(Bytes, Bytes)> = if count >= 0 {
-        let want = usize::try_from(count).unwrap_or(usize::MAX).min(rows.len());
-        let mut rows = rows;
-        for i in 0..want {
-            let j = i + next(rows.len() - i);
-            rows.swap(i, j);
+    let proto3 = cx.sess.proto >= 3;
+    // Reply bytes of one pick.
+    let entry = |f: usize, v: usize| {
+        let mut n = bulk_bytes(f);
+        if with_values {
+            n += bulk_bytes(v) + if proto3 { 4 } else { 0 };
         }
-        rows.truncate(want);
-        rows
-    } else if rows.is_empty() {
-        Vec::new()
-    } else {
+        n
+    };
+    let mut budget = ReplyBudget::new(cx, "use a smaller count");
+    budget.take(HEADER_BYTES)?;
+    let mut picks: Vec<(Bytes, Bytes)> = Vec::new();
+    if count >= 0 {
+        // Distinct fields: selection sampling (Knuth's algorithm S) in one pass,
+        // each field kept with probability wanted/remaining.
+        let mut want = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+        if budget.would_exceed(want.saturating_mul(entry(0, 0))) {
+            return Err(budget.exceeded());
+        }
+        let mut remaining = len;
+        cx.ex.hash_each(key, None, |f, v| {
+            if want == 0 {
+                return Ok(false);
+            }
+            if next(remaining) < want {
+                budget.take(entry(f.len(), v.len()))?;
+                picks.push((f, v));
+                want -= 1;
+            }
+            remaining = remaining.saturating_sub(1);
+            Ok(true)
+        })?;
+    } else if len > 0 {
+        // With repetition: random positions, sorted, collected in one pass.
         let want = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
         if want > cx.srv.ctx.limits.max_items_per_command {
             return fail("ERR value is out of range");
         }
-        (0..want)
-            .filter_map(|_| rows.get(next(rows.len())).cloned())
-            .collect()
-    };
-    let proto3 = cx.sess.proto >= 3;
+        if budget.would_exceed(want.saturating_mul(entry(0, 0))) {
+            return Err(budget.exceeded());
+        }
+        let mut at: Vec<usize> = (0..want).map(|_| next(len)).collect();
+        at.sort_unstable();
+        let mut at = at.into_iter().peekable();
+        let mut i = 0usize;
+        cx.ex.hash_each(key, None, |f, v| {
+            while at.next_if_eq(&i).is_some() {
+                budget.take(entry(f.len(), v.len()))?;
+                picks.push((f.clone(), v.clone()));
+            }
+            i += 1;
+            Ok(at.peek().is_some())
+        })?;
+    }
+    // Random order (Fisher-Yates).
+    for i in (1..picks.len()).rev() {
+        picks.swap(i, next(i + 1));
+    }
     let mut out = Vec::new();
     for (f, v) in picks {
         if with_values && proto3 {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{Cx, int_arg, is};
+use super::{Cx, HEADER_BYTES, ReplyBudget, int_arg, is};
 use crate::exec::{CmdError, CmdResult, fail};
 use crate::layout::{self, Kind, Record};
 use crate::resp::Reply;
@@ -30,7 +30,7 @@ pub fn del(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn exists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut count = 0;
     for k in args.iter().skip(1) {
-        if cx.ex.lookup(k)?.is_some() {
+        if cx.ex.read(k)?.is_some() {
             count += 1;
         }
     }
@@ -40,9 +40,7 @@ pub fn exists(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `TYPE key`.
 pub fn type_(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Simple(
-        cx.ex
-            .lookup(arg(args, 1))?
-            .map_or("none", |r| r.kind.name()),
+        cx.ex.read(arg(args, 1))?.map_or("none", |r| r.kind.name()),
     ))
 }
 
@@ -128,7 +126,7 @@ pub fn copy(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if src == dst && target == here {
         return fail("ERR source and destination objects are the same");
     }
-    let Some(rec) = cx.ex.lookup(src)? else {
+    let Some(rec) = cx.ex.read(src)? else {
         return Ok(Reply::Int(0));
     };
     let fields = if rec.kind == Kind::Hash {
@@ -245,7 +243,7 @@ pub fn pexpireat(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn ttl_generic(cx: &mut Cx<'_, '_>, args: &[Bytes], ms: bool, absolute: bool) -> CmdResult {
-    let Some(rec) = cx.ex.lookup(arg(args, 1))? else {
+    let Some(rec) = cx.ex.read(arg(args, 1))? else {
         return Ok(Reply::Int(-2));
     };
     if rec.expiry == 0 {
@@ -326,17 +324,28 @@ pub(crate) fn key_page(
     Ok((live, last))
 }
 
-/// `KEYS pattern`.
+/// `KEYS pattern`: one pass over the key records, the reply bounded by the output
+/// limit as it grows.
 pub fn keys(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let pat = arg(args, 1).to_vec();
     let all = pat == b"*";
-    let (rows, _) = key_page(cx, None, usize::MAX)?;
-    Ok(Reply::Array(
-        rows.into_iter()
-            .filter(|(k, _)| all || crate::glob::matches(&pat, k))
-            .map(|(k, _)| Reply::Bulk(k))
-            .collect(),
-    ))
+    let now = cx.ex.now;
+    let mut budget = ReplyBudget::new(cx, "use SCAN");
+    budget.take(HEADER_BYTES)?;
+    let mut out = Vec::new();
+    let end = [layout::KEY_PREFIX + 1];
+    cx.ex
+        .scan_each(&[layout::KEY_PREFIX], false, &end, |k, v| {
+            let key = k.slice(1..);
+            if (all || crate::glob::matches(&pat, &key))
+                && Record::decode(&v).is_some_and(|r| !r.expired(now))
+            {
+                budget.bulk(key.len())?;
+                out.push(Reply::Bulk(key));
+            }
+            Ok(true)
+        })?;
+    Ok(Reply::Array(out))
 }
 
 /// Encodes a SCAN cursor: `1` followed by each byte of the last key as three
@@ -403,39 +412,60 @@ pub(crate) fn scan_opts(args: &[Bytes], from: usize, allow_type: bool) -> CmdRes
     Ok(o)
 }
 
-/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`: examines `COUNT` key
+/// records after the cursor, the reply bounded by the output limit as it grows.
 pub fn scan(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let after = decode_cursor(arg(args, 1))?;
     let o = scan_opts(args, 2, true)?;
-    let (rows, last) = key_page(cx, after.as_deref(), o.count)?;
-    // Fewer records than asked for: the scan reached the end.
-    let examined_all = rows.len() < o.count && last.is_none()
-        || last.is_none()
-        || cx
-            .ex
-            .scan_raw(
-                &layout::record_key(last.as_deref().unwrap_or(&[])),
-                true,
-                &[layout::KEY_PREFIX + 1],
-                1,
-            )?
-            .is_empty();
-    let cursor = match (&last, examined_all) {
-        (Some(l), false) => encode_cursor(l),
+    let start = match &after {
+        Some(k) => layout::record_key(k),
+        None => vec![layout::KEY_PREFIX],
+    };
+    let now = cx.ex.now;
+    let mut budget = ReplyBudget::new(cx, "use a smaller COUNT");
+    budget.take(2 * HEADER_BYTES)?;
+    let (mut examined, mut typed) = (0usize, 0u64);
+    let mut last: Option<Bytes> = None;
+    let mut more = false;
+    let mut keys = Vec::new();
+    let end = [layout::KEY_PREFIX + 1];
+    cx.ex.scan_each(&start, after.is_some(), &end, |k, v| {
+        if examined == o.count {
+            // One record past the page: the cursor goes on.
+            more = true;
+            return Ok(false);
+        }
+        examined += 1;
+        let key = k.slice(1..);
+        last = Some(key.clone());
+        let Some(rec) = Record::decode(&v) else {
+            return Ok(true);
+        };
+        if rec.expired(now)
+            || o.pattern
+                .as_ref()
+                .is_some_and(|p| !crate::glob::matches(p, &key))
+        {
+            return Ok(true);
+        }
+        if let Some(t) = &o.kind {
+            // Redis looks up each key that matched the pattern to learn its type:
+            // a keyspace hit.
+            typed += 1;
+            if !t.eq_ignore_ascii_case(rec.kind.name().as_bytes()) {
+                return Ok(true);
+            }
+        }
+        budget.bulk(key.len())?;
+        keys.push(Reply::Bulk(key));
+        Ok(true)
+    })?;
+    cx.ex.count_hits(typed);
+    let cursor = match (&last, more) {
+        (Some(l), true) => encode_cursor(l),
         _ => "0".into(),
     };
-    let keys = rows
-        .into_iter()
-        .filter(|(k, rec)| {
-            o.pattern
-                .as_ref()
-                .is_none_or(|p| crate::glob::matches(p, k))
-                && o.kind
-                    .as_ref()
-                    .is_none_or(|t| t.eq_ignore_ascii_case(rec.kind.name().as_bytes()))
-        })
-        .map(|(k, _)| Reply::Bulk(k))
-        .collect();
+    budget.bulk(cursor.len())?;
     Ok(Reply::Array(vec![Reply::bulk(cursor), Reply::Array(keys)]))
 }
 
@@ -460,11 +490,19 @@ pub fn randomkey(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if let Some((k, _)) = rows.into_iter().next() {
         return Ok(Reply::Bulk(k));
     }
-    let (rows, _) = key_page(cx, None, usize::MAX)?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .map_or(Reply::Nil, |(k, _)| Reply::Bulk(k)))
+    // Past the last key: the first live key from the start.
+    let now = cx.ex.now;
+    let mut first = None;
+    let end = [layout::KEY_PREFIX + 1];
+    cx.ex
+        .scan_each(&[layout::KEY_PREFIX], false, &end, |k, v| {
+            if Record::decode(&v).is_some_and(|r| !r.expired(now)) {
+                first = Some(k.slice(1..));
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+    Ok(first.map_or(Reply::Nil, Reply::Bulk))
 }
 
 #[cfg(test)]

@@ -40,6 +40,20 @@ pub enum Scope {
     Control,
 }
 
+/// Where a command runs on the server's tokio runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runs {
+    /// On the connection's async worker (through `Context::engine`): the engine
+    /// work is bounded by the command's arguments (point reads and writes), so
+    /// handing the worker's other tasks to another thread would cost more than it
+    /// saves.
+    Inline,
+    /// Through `Context::blocking` whatever the durability policy: the command may
+    /// scan an unbounded range (every key, every field of a hash, a whole MULTI
+    /// queue), and must not hold up the other connections of its worker meanwhile.
+    Blocking,
+}
+
 /// One entry of the command table.
 pub struct Spec {
     /// Lower-case name.
@@ -60,6 +74,8 @@ pub struct Spec {
     pub summary: &'static str,
     /// Locking scope.
     pub scope: Scope,
+    /// Inline or off the reactor.
+    pub runs: Runs,
     /// The implementation.
     pub run: Handler,
 }
@@ -100,10 +116,19 @@ impl Spec {
     pub fn is_write(&self) -> bool {
         self.flags.contains(&"write")
     }
+
+    /// True if running the command now must go through `Context::blocking`: it
+    /// is [`Runs::Blocking`] and will run, not be queued by MULTI (EXEC, which
+    /// runs the queue, always does).
+    pub fn blocks(&self, sess: &Session) -> bool {
+        self.runs == Runs::Blocking && (sess.multi.is_none() || self.scope == Scope::Control)
+    }
 }
 
 macro_rules! spec {
-    ($name:literal, $arity:expr, [$($flag:literal),*], $first:expr, $last:expr, $step:expr, $group:literal, $scope:ident, $run:path, $summary:literal) => {
+    (@runs) => { Runs::Inline };
+    (@runs $runs:ident) => { Runs::$runs };
+    ($name:literal, $arity:expr, [$($flag:literal),*], $first:expr, $last:expr, $step:expr, $group:literal, $scope:ident, $run:path, $summary:literal $(, $runs:ident)?) => {
         Spec {
             name: $name,
             arity: $arity,
@@ -114,6 +139,7 @@ macro_rules! spec {
             group: $group,
             summary: $summary,
             scope: Scope::$scope,
+            runs: spec!(@runs $($runs)?),
             run: $run,
         }
     };
@@ -126,7 +152,8 @@ use server as s;
 use strings as st;
 use transaction as t;
 
-/// Every implemented command.
+/// Every implemented command. A trailing `Blocking` marks the commands that may
+/// scan an unbounded range ([`Runs::Blocking`]); the others run inline.
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
     // strings
@@ -156,9 +183,9 @@ pub static COMMANDS: &[Spec] = &[
     spec!("unlink", -2, ["write", "fast"], 1, -1, 1, "generic", Keys, k::del, "Asynchronously deletes one or more keys."),
     spec!("exists", -2, ["readonly", "fast"], 1, -1, 1, "generic", Keys, k::exists, "Determines whether one or more keys exist."),
     spec!("type", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::type_, "Determines the type of value stored at a key."),
-    spec!("rename", 3, ["write"], 1, 2, 1, "generic", Keys, k::rename, "Renames a key and overwrites the destination."),
-    spec!("renamenx", 3, ["write", "fast"], 1, 2, 1, "generic", Keys, k::renamenx, "Renames a key only when the target key name doesn't exist."),
-    spec!("copy", -3, ["write", "denyoom"], 1, 2, 1, "generic", Keys, k::copy, "Copies the value of a key to a new key."),
+    spec!("rename", 3, ["write"], 1, 2, 1, "generic", Keys, k::rename, "Renames a key and overwrites the destination.", Blocking),
+    spec!("renamenx", 3, ["write", "fast"], 1, 2, 1, "generic", Keys, k::renamenx, "Renames a key only when the target key name doesn't exist.", Blocking),
+    spec!("copy", -3, ["write", "denyoom"], 1, 2, 1, "generic", Keys, k::copy, "Copies the value of a key to a new key.", Blocking),
     spec!("expire", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::expire, "Sets the expiration time of a key in seconds."),
     spec!("pexpire", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::pexpire, "Sets the expiration time of a key in milliseconds."),
     spec!("expireat", -3, ["write", "fast"], 1, 1, 1, "generic", Keys, k::expireat, "Sets the expiration time of a key to a Unix timestamp."),
@@ -168,29 +195,29 @@ pub static COMMANDS: &[Spec] = &[
     spec!("expiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::expiretime, "Returns the expiration time of a key as a Unix timestamp."),
     spec!("pexpiretime", 2, ["readonly", "fast"], 1, 1, 1, "generic", Keys, k::pexpiretime, "Returns the expiration time of a key as a Unix milliseconds timestamp."),
     spec!("persist", 2, ["write", "fast"], 1, 1, 1, "generic", Keys, k::persist, "Removes the expiration time of a key."),
-    spec!("keys", 2, ["readonly"], 0, 0, 0, "generic", Keys, k::keys, "Returns all key names that match a pattern."),
-    spec!("scan", -2, ["readonly"], 0, 0, 0, "generic", Keys, k::scan, "Iterates over the key names in the database."),
-    spec!("randomkey", 1, ["readonly"], 0, 0, 0, "generic", Keys, k::randomkey, "Returns a random key name from the database."),
+    spec!("keys", 2, ["readonly"], 0, 0, 0, "generic", Keys, k::keys, "Returns all key names that match a pattern.", Blocking),
+    spec!("scan", -2, ["readonly"], 0, 0, 0, "generic", Keys, k::scan, "Iterates over the key names in the database.", Blocking),
+    spec!("randomkey", 1, ["readonly"], 0, 0, 0, "generic", Keys, k::randomkey, "Returns a random key name from the database.", Blocking),
     // hashes
     spec!("hset", -4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hset, "Creates or modifies the value of a field in a hash."),
     spec!("hmset", -4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hmset, "Sets the values of multiple fields."),
     spec!("hsetnx", 4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hsetnx, "Sets the value of a field in a hash only when the field doesn't exist."),
     spec!("hget", 3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hget, "Returns the value of a field in a hash."),
     spec!("hmget", -3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hmget, "Returns the values of all fields in a hash."),
-    spec!("hgetall", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hgetall, "Returns all fields and values in a hash."),
+    spec!("hgetall", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hgetall, "Returns all fields and values in a hash.", Blocking),
     spec!("hdel", -3, ["write", "fast"], 1, 1, 1, "hash", Keys, h::hdel, "Deletes one or more fields and their values from a hash."),
     spec!("hexists", 3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hexists, "Determines whether a field exists in a hash."),
     spec!("hlen", 2, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hlen, "Returns the number of fields in a hash."),
-    spec!("hkeys", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hkeys, "Returns all fields in a hash."),
-    spec!("hvals", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hvals, "Returns all values in a hash."),
+    spec!("hkeys", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hkeys, "Returns all fields in a hash.", Blocking),
+    spec!("hvals", 2, ["readonly"], 1, 1, 1, "hash", Keys, h::hvals, "Returns all values in a hash.", Blocking),
     spec!("hstrlen", 3, ["readonly", "fast"], 1, 1, 1, "hash", Keys, h::hstrlen, "Returns the length of the value of a field."),
     spec!("hincrby", 4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hincrby, "Increments the integer value of a field in a hash by a number."),
     spec!("hincrbyfloat", 4, ["write", "denyoom", "fast"], 1, 1, 1, "hash", Keys, h::hincrbyfloat, "Increments the floating point value of a field by a number."),
-    spec!("hscan", -3, ["readonly"], 1, 1, 1, "hash", Keys, h::hscan, "Iterates over fields and values of a hash."),
-    spec!("hrandfield", -2, ["readonly"], 1, 1, 1, "hash", Keys, h::hrandfield, "Returns one or more random fields from a hash."),
+    spec!("hscan", -3, ["readonly"], 1, 1, 1, "hash", Keys, h::hscan, "Iterates over fields and values of a hash.", Blocking),
+    spec!("hrandfield", -2, ["readonly"], 1, 1, 1, "hash", Keys, h::hrandfield, "Returns one or more random fields from a hash.", Blocking),
     // transactions
     spec!("multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", Control, t::multi, "Starts a transaction."),
-    spec!("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0, "transactions", Control, t::exec_placeholder, "Executes all commands in a transaction."),
+    spec!("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0, "transactions", Control, t::exec_placeholder, "Executes all commands in a transaction.", Blocking),
     spec!("discard", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", Control, t::discard, "Discards a transaction."),
     spec!("watch", -2, ["noscript", "loading", "stale", "fast", "allow_busy"], 1, -1, 1, "transactions", Control, t::watch, "Monitors changes to keys to determine the execution of a transaction."),
     spec!("unwatch", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", Keys, t::unwatch, "Forgets about watched keys of a transaction."),
@@ -204,10 +231,10 @@ pub static COMMANDS: &[Spec] = &[
     spec!("select", 2, ["loading", "stale", "fast"], 0, 0, 0, "connection", Keys, c::select, "Changes the selected database."),
     spec!("client", -2, ["noscript", "loading", "stale"], 0, 0, 0, "connection", Keys, c::client, "A container for client connection commands."),
     // server
-    spec!("dbsize", 1, ["readonly", "fast"], 0, 0, 0, "server", Keys, s::dbsize, "Returns the number of keys in the database."),
-    spec!("flushdb", -1, ["write"], 0, 0, 0, "server", Db, s::flushdb, "Removes all keys from the current database."),
-    spec!("flushall", -1, ["write"], 0, 0, 0, "server", All, s::flushall, "Removes all keys from all databases."),
-    spec!("info", -1, ["loading", "stale"], 0, 0, 0, "server", Keys, s::info, "Returns information and statistics about the server."),
+    spec!("dbsize", 1, ["readonly", "fast"], 0, 0, 0, "server", Keys, s::dbsize, "Returns the number of keys in the database.", Blocking),
+    spec!("flushdb", -1, ["write"], 0, 0, 0, "server", Db, s::flushdb, "Removes all keys from the current database.", Blocking),
+    spec!("flushall", -1, ["write"], 0, 0, 0, "server", All, s::flushall, "Removes all keys from all databases.", Blocking),
+    spec!("info", -1, ["loading", "stale"], 0, 0, 0, "server", Keys, s::info, "Returns information and statistics about the server.", Blocking),
     spec!("command", -1, ["loading", "stale"], 0, 0, 0, "server", Keys, s::command, "Returns detailed information about all commands."),
     spec!("config", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", Keys, s::config, "A container for server configuration commands."),
     spec!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, "server", Keys, s::time, "Returns the server time."),
@@ -285,6 +312,7 @@ const LOCK_FREE: &[&str] = &[
 
 /// Runs one command outside MULTI: locks its keys, runs it, commits.
 pub fn run_single(srv: &Server, sess: &mut Session, spec: &Spec, args: &[Bytes]) -> Reply {
+    srv.before_command(spec.name);
     if spec.name == "exec" {
         return transaction::exec(srv, sess);
     }
@@ -372,6 +400,7 @@ pub fn run_in<'a>(
     args: &[Bytes],
 ) -> Reply {
     let started = std::time::Instant::now();
+    srv.before_command(spec.name);
     let r = to_reply((spec.run)(&mut Cx { srv, sess, ex }, args));
     srv.ctx
         .metrics
@@ -393,15 +422,26 @@ pub struct Dispatched {
 
 /// Handles one command from the client: checks, MULTI queueing, execution.
 pub fn dispatch(srv: &Server, sess: &mut Session, args: &[Bytes]) -> Dispatched {
+    dispatch_spec(srv, sess, args, args.first().and_then(|n| lookup(n)))
+}
+
+/// [`dispatch`] for a command whose table entry the caller has looked up already
+/// (`None`: unknown).
+pub fn dispatch_spec(
+    srv: &Server,
+    sess: &mut Session,
+    args: &[Bytes],
+    spec: Option<&'static Spec>,
+) -> Dispatched {
     let done = |reply, name| Dispatched {
         reply,
         name,
         queued: false,
     };
-    let Some(name) = args.first() else {
+    if args.is_empty() {
         return done(Reply::Nil, "unknown");
-    };
-    let Some(spec) = lookup(name) else {
+    }
+    let Some(spec) = spec else {
         sess.multi_error |= sess.multi.is_some();
         return done(Reply::Error(unknown_command(args)), "unknown");
     };
@@ -424,6 +464,74 @@ pub fn dispatch(srv: &Server, sess: &mut Session, args: &[Bytes]) -> Dispatched 
         };
     }
     done(run_single(srv, sess, spec, args), spec.name)
+}
+
+// ---- reply size ----
+
+/// The bytes a reply is allowed while a command builds it: the connection's
+/// `max_pending_output_bytes`, counted as entries are added, so a command over a
+/// large range (KEYS, HGETALL, a huge SCAN COUNT) stops with an error instead of
+/// building a reply the connection would refuse to queue. The counts are the RESP
+/// encoding's sizes (an upper bound for RESP3, whose nulls are shorter).
+pub struct ReplyBudget {
+    limit: usize,
+    left: usize,
+    hint: &'static str,
+}
+
+/// Bytes of an array or map header (`*n\r\n`) with any count.
+pub const HEADER_BYTES: usize = 23;
+
+impl ReplyBudget {
+    /// A budget for one reply; `hint` ends the error (`use SCAN`).
+    pub fn new(cx: &Cx<'_, '_>, hint: &'static str) -> ReplyBudget {
+        let limit = cx.srv.ctx.limits.max_pending_output_bytes;
+        ReplyBudget {
+            limit,
+            left: limit,
+            hint,
+        }
+    }
+
+    /// Counts `n` more bytes; the error once the reply would exceed the limit.
+    pub fn take(&mut self, n: usize) -> CmdResult<()> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(self.exceeded()),
+        }
+    }
+
+    /// Counts a bulk string of `len` bytes (`$len\r\n…\r\n`).
+    pub fn bulk(&mut self, len: usize) -> CmdResult<()> {
+        self.take(bulk_bytes(len))
+    }
+
+    /// True if `n` more bytes would not fit (nothing is counted).
+    pub fn would_exceed(&self, n: usize) -> bool {
+        n > self.left
+    }
+
+    /// `-ERR reply would exceed the output limit of N bytes; <hint>`.
+    pub fn exceeded(&self) -> CmdError {
+        CmdError::Reply(format!(
+            "ERR reply would exceed the output limit of {} bytes; {}",
+            self.limit, self.hint
+        ))
+    }
+}
+
+/// Encoded size of a bulk string of `len` bytes.
+pub fn bulk_bytes(len: usize) -> usize {
+    let mut digits = 1;
+    let mut n = len;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    len.saturating_add(digits + 5)
 }
 
 // ---- argument helpers ----
@@ -485,4 +593,24 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
 /// Case-insensitive comparison of an argument with an option name.
 pub fn is(a: &[u8], opt: &str) -> bool {
     a.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_bytes_is_the_encoded_size() {
+        for len in [0, 1, 9, 10, 99, 100, 999, 1000, 12_345, 1 << 20] {
+            let mut out = Vec::new();
+            Reply::Bulk(Bytes::from(vec![b'x'; len])).encode(2, &mut out);
+            assert_eq!(bulk_bytes(len), out.len(), "{len}");
+            out.clear();
+            Reply::Bulk(Bytes::from(vec![b'x'; len])).encode(3, &mut out);
+            assert_eq!(bulk_bytes(len), out.len(), "{len}");
+        }
+        let mut out = Vec::new();
+        Reply::Array(vec![Reply::Nil; usize::from(u16::MAX)]).encode(2, &mut out);
+        assert!(out.len() - 5 * usize::from(u16::MAX) <= HEADER_BYTES);
+    }
 }

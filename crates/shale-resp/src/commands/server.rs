@@ -11,23 +11,15 @@ fn arg(args: &[Bytes], i: usize) -> &[u8] {
     args.get(i).map_or(&[][..], |a| a.as_ref())
 }
 
-/// Live keys and keys with an expiry in the selected database.
+/// Live keys and keys with an expiry in the selected database, counted in one
+/// pass over the key records (nothing collected).
 fn count_keys(cx: &mut Cx<'_, '_>) -> CmdResult<(u64, u64)> {
     let now = cx.ex.now;
     let (mut keys, mut expires) = (0, 0);
     let end = [layout::KEY_PREFIX + 1];
-    let mut from = vec![layout::KEY_PREFIX];
-    let mut after = false;
-    // Page through the key records so memory stays bounded however many there are.
-    loop {
-        let rows = cx.ex.scan_raw(&from, after, &end, 4096)?;
-        let Some((last, _)) = rows.last() else {
-            break;
-        };
-        from = last.to_vec();
-        after = true;
-        for (_, v) in &rows {
-            if let Some(r) = Record::decode(v)
+    cx.ex
+        .scan_each(&[layout::KEY_PREFIX], false, &end, |_, v| {
+            if let Some(r) = Record::decode(&v)
                 && !r.expired(now)
             {
                 keys += 1;
@@ -35,8 +27,8 @@ fn count_keys(cx: &mut Cx<'_, '_>) -> CmdResult<(u64, u64)> {
                     expires += 1;
                 }
             }
-        }
-    }
+            Ok(true)
+        })?;
     Ok((keys, expires))
 }
 
@@ -130,6 +122,8 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             .iter()
             .any(|w| w == "all" || w == "everything" || w == "default");
     let want = |s: &str| all || wanted.iter().any(|w| w == s);
+    // Reads earlier in this EXEC or pipelined run count before INFO reports.
+    cx.ex.flush_stats();
     let ctx = &cx.srv.ctx;
     let mut out = String::new();
     let uptime = ctx.uptime().as_secs();
@@ -202,22 +196,33 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             ],
         );
     }
+    // Like Redis, the per-command sections are not part of the default set.
+    let extra = |s: &str| {
+        wanted
+            .iter()
+            .any(|w| w == s || w == "all" || w == "everything")
+    };
+    // Counters since start, or since the last CONFIG RESETSTAT.
+    let baseline = cx.srv.stats.baseline();
+    let mut figures = ctx.metrics.mark("redis", extra("latencystats"));
+    let (mut hits, mut misses) = (cx.srv.stats.keyspace_hits(), cx.srv.stats.keyspace_misses());
+    if let Some(b) = &baseline {
+        figures = figures.since(&b.metrics);
+        hits = hits.saturating_sub(b.keyspace_hits);
+        misses = misses.saturating_sub(b.keyspace_misses);
+    }
     if want("stats") {
-        let cmds = ctx.metrics.total_commands(Some("redis"));
         section(
             &mut out,
             "Stats",
             &[
-                kv("total_commands_processed", cmds),
-                kv(
-                    "total_connections_received",
-                    ctx.metrics.connections_received(),
-                ),
-                kv("rejected_connections", ctx.metrics.connections_rejected()),
-                kv("total_net_input_bytes", ctx.metrics.bytes_read()),
-                kv("total_net_output_bytes", ctx.metrics.bytes_written()),
-                kv("keyspace_hits", 0),
-                kv("keyspace_misses", 0),
+                kv("total_commands_processed", figures.total_commands()),
+                kv("total_connections_received", figures.connections_received),
+                kv("rejected_connections", figures.connections_rejected),
+                kv("total_net_input_bytes", figures.bytes_read),
+                kv("total_net_output_bytes", figures.bytes_written),
+                kv("keyspace_hits", hits),
+                kv("keyspace_misses", misses),
                 kv("shaledb_writes", stats.writes),
                 kv("shaledb_gets", stats.gets),
                 kv(
@@ -238,19 +243,8 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             &[kv("role", "master"), kv("connected_slaves", 0)],
         );
     }
-    // Like Redis, the per-command sections are not part of the default set.
-    let extra = |s: &str| {
-        wanted
-            .iter()
-            .any(|w| w == s || w == "all" || w == "everything")
-    };
     if extra("commandstats") || extra("latencystats") {
-        let snap: Vec<_> = ctx
-            .metrics
-            .snapshot()
-            .into_iter()
-            .filter(|c| c.protocol == "redis")
-            .collect();
+        let snap = figures.commands();
         if extra("commandstats") {
             let lines: Vec<_> = snap
                 .iter()
@@ -274,7 +268,10 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
                     let [p50, _, p99, p999, _] = c.percentiles_micros;
                     kv(
                         &format!("latency_percentiles_usec_{}", c.command),
-                        format!("p50={p50:.3},p99={p99:.3},p99.9={p999:.3}"),
+                        format!(
+                            "p50={:.3},p99={:.3},p99.9={:.3}",
+                            p50 as f64, p99 as f64, p999 as f64
+                        ),
                     )
                 })
                 .collect();
@@ -478,6 +475,8 @@ pub fn config(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::OK);
     }
     if is(sub, "resetstat") && args.len() == 2 {
+        cx.ex.flush_stats();
+        cx.srv.stats.reset(&cx.srv.ctx.metrics);
         return Ok(Reply::OK);
     }
     fail(&format!(

@@ -116,7 +116,13 @@ fn set_generic(
         Some((ms, abs, a)) => expire_ms(cx.ex.now, *ms, *abs, a, cmd)?,
         None => 0,
     };
-    let old = cx.ex.lookup(key)?;
+    // With GET the old value is read (a keyspace hit or miss, as Redis's
+    // getGenericCommand counts); without, only its existence and TTL matter.
+    let old = if o.get {
+        cx.ex.read(key)?
+    } else {
+        cx.ex.lookup(key)?
+    };
     let mut reply = None;
     if o.get {
         reply = Some(match &old {
@@ -205,7 +211,7 @@ pub fn getex(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let o = parse_ext(args, 2, false)?;
     let key = arg(args, 1);
     // Redis looks the key up before it validates the expire time.
-    let Some(mut rec) = cx.ex.lookup_kind(key, Kind::String)? else {
+    let Some(mut rec) = cx.ex.read_kind(key, Kind::String)? else {
         return Ok(Reply::Nil);
     };
     let expiry = match &o.expire {
@@ -225,11 +231,19 @@ pub fn getex(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `MGET key...`.
 pub fn mget(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let mut budget = super::ReplyBudget::new(cx, "ask for fewer keys");
+    budget.take(super::HEADER_BYTES)?;
     let mut out = Vec::with_capacity(args.len().saturating_sub(1));
     for k in args.iter().skip(1) {
-        out.push(match cx.ex.lookup(k)? {
-            Some(r) if r.kind == Kind::String => Reply::Bulk(r.payload),
-            _ => Reply::Nil,
+        out.push(match cx.ex.read(k)? {
+            Some(r) if r.kind == Kind::String => {
+                budget.bulk(r.payload.len())?;
+                Reply::Bulk(r.payload)
+            }
+            _ => {
+                budget.take(5)?; // $-1
+                Reply::Nil
+            }
         });
     }
     Ok(Reply::Array(out))

@@ -35,6 +35,10 @@ pub struct Setup {
     pub dir: Option<Arc<tempfile::TempDir>>,
     /// A file system to open the Db on (at `/db`) instead of the temp dir.
     pub fs: Option<Arc<dyn shaledb::FileSystem>>,
+    /// Tokio worker threads (0: 4).
+    pub worker_threads: usize,
+    /// Callbacks from inside the server.
+    pub hooks: shale_resp::store::TestHooks,
 }
 
 impl TestServer {
@@ -61,7 +65,11 @@ impl TestServer {
             None => Db::open(dir.path().join("db"), opts).unwrap(),
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
+            .worker_threads(if setup.worker_threads == 0 {
+                4
+            } else {
+                setup.worker_threads
+            })
             .enable_all()
             .build()
             .unwrap();
@@ -70,7 +78,12 @@ impl TestServer {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
-        let handle = rt.spawn(shale_resp::serve(listener, ctx.clone(), setup.config));
+        let handle = rt.spawn(shale_resp::serve_with_hooks(
+            listener,
+            ctx.clone(),
+            setup.config,
+            setup.hooks,
+        ));
         TestServer {
             addr,
             ctx,

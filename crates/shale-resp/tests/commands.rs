@@ -306,6 +306,43 @@ fn scan_returns_every_key_present_throughout_despite_writes() {
     assert_eq!(c.cmd(&["SCAN", "abc"]), e("ERR invalid cursor"));
 }
 
+/// Found by the differential test against Redis 7.0.
+#[test]
+fn scan_arguments_are_checked_in_redis_order() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let empty = V::A(vec![V::b("0"), V::A(vec![])]);
+    // HSCAN checks the cursor, then the key, then the options: a missing key is an
+    // empty scan whatever the options, a string is WRONGTYPE.
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "0", "COUNT", "0"]), empty);
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "0", "BAD"]), empty);
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "x"]), e("ERR invalid cursor"));
+    c.cmd(&["SET", "s", "x"]);
+    assert_eq!(
+        c.cmd(&["HSCAN", "s", "0", "COUNT", "0"]),
+        e("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    c.cmd(&["HSET", "h", "f", "v"]);
+    assert_eq!(
+        c.cmd(&["HSCAN", "h", "0", "COUNT", "0"]),
+        e("ERR syntax error")
+    );
+    // Redis reads cursors with strtoul: 0 may be spelled several ways.
+    for zero in ["0", "", "00", "+0", "-0"] {
+        let r = c.cmd(&["SCAN", zero, "COUNT", "100"]).items();
+        assert_eq!(r[0], V::b("0"), "SCAN {zero:?}");
+        let keys: BTreeSet<String> = r[1].items().iter().map(V::text).collect();
+        assert_eq!(keys, BTreeSet::from(["h".into(), "s".into()]), "{zero:?}");
+        assert_eq!(
+            c.cmd(&["HSCAN", "h", zero]),
+            V::A(vec![V::b("0"), V::arr(&["f", "v"])])
+        );
+    }
+    for bad in ["+", "-", " 0", "0 ", "0x0"] {
+        assert_eq!(c.cmd(&["SCAN", bad]), e("ERR invalid cursor"), "{bad:?}");
+    }
+}
+
 #[test]
 fn select_isolates_databases() {
     let s = TestServer::start();

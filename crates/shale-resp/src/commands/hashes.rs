@@ -223,13 +223,15 @@ pub fn hincrbyfloat(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn hscan(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let after = decode_cursor(arg(args, 2))?;
-    let o = scan_opts(args, 3, false)?;
+    // As in Redis: the cursor, then the key (a missing one answers an empty scan
+    // whatever the options say, a string WRONGTYPE), then the options.
     if cx.ex.lookup_kind(key, Kind::Hash)?.is_none() {
         return Ok(Reply::Array(vec![
             Reply::bulk("0"),
             Reply::Array(Vec::new()),
         ]));
     }
+    let o = scan_opts(args, 3, false)?;
     let rows = cx.ex.hash_page(key, after.as_deref(), o.count)?;
     let cursor = match rows.last() {
         Some((f, _)) if rows.len() == o.count && !cx.ex.hash_page(key, Some(f), 1)?.is_empty() => {

@@ -343,6 +343,33 @@ fn scan_arguments_are_checked_in_redis_order() {
     }
 }
 
+/// Found by the differential test against Redis 7.0.
+#[test]
+fn config_get_names_parameters_like_redis() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    // An exact name comes back spelled as asked; each parameter once, for the
+    // first argument that names it; a pattern gives the parameter's own name.
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "MAXMEMORY"]),
+        V::arr(&["MAXMEMORY", "0"])
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "DATABASES", "dat*"]),
+        V::arr(&["DATABASES", "16"])
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "DAT*", "Databases"]),
+        V::arr(&["databases", "16"])
+    );
+    // The port is the one the server listens on (the configuration says 6379 here).
+    let port = s.addr.port().to_string();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "Port", "PORT"]),
+        V::arr(&["Port", &port])
+    );
+}
+
 #[test]
 fn select_isolates_databases() {
     let s = TestServer::start();

@@ -370,6 +370,56 @@ fn config_get_names_parameters_like_redis() {
     );
 }
 
+/// Found by the differential test against Redis 7.0: an unknown subcommand or a
+/// wrong argument count is refused before the command runs or is queued.
+#[test]
+fn subcommand_errors_come_before_queueing() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG"]),
+        e("ERR wrong number of arguments for 'config' command")
+    );
+    for (cmd, err) in [
+        (
+            &["CONFIG", "GET"][..],
+            "ERR wrong number of arguments for 'config|get' command",
+        ),
+        (
+            &["CONFIG", "RESETSTAT", "x"],
+            "ERR wrong number of arguments for 'config|resetstat' command",
+        ),
+        (
+            &["config", "nosuch"],
+            "ERR unknown subcommand 'nosuch'. Try CONFIG HELP.",
+        ),
+        (
+            &["COMMAND", "COUNT", "x"],
+            "ERR wrong number of arguments for 'command|count' command",
+        ),
+        (
+            &["COMMAND", "FOO"],
+            "ERR unknown subcommand 'FOO'. Try COMMAND HELP.",
+        ),
+        (
+            &["CLIENT", "ID", "x"],
+            "ERR wrong number of arguments for 'client|id' command",
+        ),
+    ] {
+        assert_eq!(c.cmd(cmd), e(err), "{cmd:?}");
+        assert_eq!(c.cmd(&["MULTI"]), V::ok());
+        assert_eq!(c.cmd(&["SET", "a", "1"]), V::S("QUEUED".into()));
+        assert_eq!(c.cmd(cmd), e(err), "{cmd:?} in MULTI");
+        assert_eq!(
+            c.cmd(&["EXEC"]),
+            e("EXECABORT Transaction discarded because of previous errors.")
+        );
+        assert_eq!(c.cmd(&["GET", "a"]), V::Nil);
+    }
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), V::ok());
+    assert!(c.cmd(&["COMMAND", "COUNT"]).int() > 60);
+}
+
 #[test]
 fn select_isolates_databases() {
     let s = TestServer::start();

@@ -306,6 +306,120 @@ fn scan_returns_every_key_present_throughout_despite_writes() {
     assert_eq!(c.cmd(&["SCAN", "abc"]), e("ERR invalid cursor"));
 }
 
+/// Found by the differential test against Redis 7.0.
+#[test]
+fn scan_arguments_are_checked_in_redis_order() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let empty = V::A(vec![V::b("0"), V::A(vec![])]);
+    // HSCAN checks the cursor, then the key, then the options: a missing key is an
+    // empty scan whatever the options, a string is WRONGTYPE.
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "0", "COUNT", "0"]), empty);
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "0", "BAD"]), empty);
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "x"]), e("ERR invalid cursor"));
+    c.cmd(&["SET", "s", "x"]);
+    assert_eq!(
+        c.cmd(&["HSCAN", "s", "0", "COUNT", "0"]),
+        e("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    c.cmd(&["HSET", "h", "f", "v"]);
+    assert_eq!(
+        c.cmd(&["HSCAN", "h", "0", "COUNT", "0"]),
+        e("ERR syntax error")
+    );
+    // Redis reads cursors with strtoul: 0 may be spelled several ways.
+    for zero in ["0", "", "00", "+0", "-0"] {
+        let r = c.cmd(&["SCAN", zero, "COUNT", "100"]).items();
+        assert_eq!(r[0], V::b("0"), "SCAN {zero:?}");
+        let keys: BTreeSet<String> = r[1].items().iter().map(V::text).collect();
+        assert_eq!(keys, BTreeSet::from(["h".into(), "s".into()]), "{zero:?}");
+        assert_eq!(
+            c.cmd(&["HSCAN", "h", zero]),
+            V::A(vec![V::b("0"), V::arr(&["f", "v"])])
+        );
+    }
+    for bad in ["+", "-", " 0", "0 ", "0x0"] {
+        assert_eq!(c.cmd(&["SCAN", bad]), e("ERR invalid cursor"), "{bad:?}");
+    }
+}
+
+/// Found by the differential test against Redis 7.0.
+#[test]
+fn config_get_names_parameters_like_redis() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    // An exact name comes back spelled as asked; each parameter once, for the
+    // first argument that names it; a pattern gives the parameter's own name.
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "MAXMEMORY"]),
+        V::arr(&["MAXMEMORY", "0"])
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "DATABASES", "dat*"]),
+        V::arr(&["DATABASES", "16"])
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "DAT*", "Databases"]),
+        V::arr(&["databases", "16"])
+    );
+    // The port is the one the server listens on (the configuration says 6379 here).
+    let port = s.addr.port().to_string();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "Port", "PORT"]),
+        V::arr(&["Port", &port])
+    );
+}
+
+/// Found by the differential test against Redis 7.0: an unknown subcommand or a
+/// wrong argument count is refused before the command runs or is queued.
+#[test]
+fn subcommand_errors_come_before_queueing() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG"]),
+        e("ERR wrong number of arguments for 'config' command")
+    );
+    for (cmd, err) in [
+        (
+            &["CONFIG", "GET"][..],
+            "ERR wrong number of arguments for 'config|get' command",
+        ),
+        (
+            &["CONFIG", "RESETSTAT", "x"],
+            "ERR wrong number of arguments for 'config|resetstat' command",
+        ),
+        (
+            &["config", "nosuch"],
+            "ERR unknown subcommand 'nosuch'. Try CONFIG HELP.",
+        ),
+        (
+            &["COMMAND", "COUNT", "x"],
+            "ERR wrong number of arguments for 'command|count' command",
+        ),
+        (
+            &["COMMAND", "FOO"],
+            "ERR unknown subcommand 'FOO'. Try COMMAND HELP.",
+        ),
+        (
+            &["CLIENT", "ID", "x"],
+            "ERR wrong number of arguments for 'client|id' command",
+        ),
+    ] {
+        assert_eq!(c.cmd(cmd), e(err), "{cmd:?}");
+        assert_eq!(c.cmd(&["MULTI"]), V::ok());
+        assert_eq!(c.cmd(&["SET", "a", "1"]), V::S("QUEUED".into()));
+        assert_eq!(c.cmd(cmd), e(err), "{cmd:?} in MULTI");
+        assert_eq!(
+            c.cmd(&["EXEC"]),
+            e("EXECABORT Transaction discarded because of previous errors.")
+        );
+        assert_eq!(c.cmd(&["GET", "a"]), V::Nil);
+    }
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), V::ok());
+    assert!(c.cmd(&["COMMAND", "COUNT"]).int() > 60);
+}
+
 #[test]
 fn select_isolates_databases() {
     let s = TestServer::start();

@@ -40,6 +40,25 @@ fn pipelined_replies_come_back_in_order() {
     assert_eq!(c.read(), V::S("PONG".into()));
 }
 
+/// Found by the differential test: Redis skips any C `isspace` byte (\x0b and \x0c
+/// too) between inline words, but only space, tab, CR and LF end a bare word.
+#[test]
+fn inline_words_split_like_redis() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    c.send(b"\x0bSET \x0ck \"a\"\x0b\r\nGET k\r\n");
+    assert_eq!(c.read(), V::ok());
+    assert_eq!(c.read(), V::b("a"));
+    c.send(b"SET k a\x0cb\x0b\r\nGET k\r\n");
+    assert_eq!(c.read(), V::ok());
+    assert_eq!(c.read(), V::b("a\x0cb\x0b"));
+    c.send(b"SET\x0ck v\r\n");
+    assert_eq!(
+        c.read(),
+        V::E("ERR unknown command 'SET\x0ck', with args beginning with: 'v' ".into())
+    );
+}
+
 #[test]
 fn resp3_after_hello() {
     let s = TestServer::start();

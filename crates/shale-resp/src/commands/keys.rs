@@ -359,10 +359,15 @@ pub fn encode_cursor(last: &[u8]) -> String {
     s
 }
 
-/// Decodes a SCAN cursor: `None` for `0` (start), `Some(key)` otherwise.
+/// Decodes a SCAN cursor: `None` for 0 (start), `Some(key)` otherwise. Like Redis
+/// (`strtoul` with nothing left over), 0 may be spelled `00`, `+0`, `-0` or empty.
 pub fn decode_cursor(c: &[u8]) -> CmdResult<Option<Vec<u8>>> {
     let bad = || CmdError::Reply("ERR invalid cursor".into());
-    if c == b"0" {
+    let unsigned = c
+        .strip_prefix(b"+")
+        .or_else(|| c.strip_prefix(b"-"))
+        .unwrap_or(c);
+    if c.is_empty() || (!unsigned.is_empty() && unsigned.iter().all(|&b| b == b'0')) {
         return Ok(None);
     }
     let digits = c.strip_prefix(b"1").ok_or_else(bad)?;
@@ -516,7 +521,12 @@ mod tests {
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
             assert_eq!(decode_cursor(c.as_bytes()).unwrap().unwrap(), key);
         }
-        assert!(decode_cursor(b"0").unwrap().is_none());
+        for zero in [&b"0"[..], b"", b"00", b"+0", b"-0"] {
+            assert!(decode_cursor(zero).unwrap().is_none());
+        }
+        for bad in [&b"+"[..], b"-", b" 0", b"0 ", b"0x0"] {
+            assert!(decode_cursor(bad).is_err());
+        }
         assert!(decode_cursor(b"12").is_err());
         assert!(decode_cursor(b"1999").is_err());
     }

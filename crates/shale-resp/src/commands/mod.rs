@@ -83,9 +83,7 @@ pub struct Spec {
 impl Spec {
     /// True if `n` arguments (with the name) satisfy the arity.
     pub fn arity_ok(&self, n: usize) -> bool {
-        let n = i64::try_from(n).unwrap_or(i64::MAX);
-        let a = i64::from(self.arity);
-        if a >= 0 { n == a } else { n >= -a }
+        arity_ok(self.arity, n)
     }
 
     /// The key arguments of `args`.
@@ -271,6 +269,56 @@ pub fn wrong_args(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }
 
+/// True if `n` arguments (with the name) satisfy a Redis arity: exactly `arity` if
+/// positive, at least `-arity` if negative.
+fn arity_ok(arity: i32, n: usize) -> bool {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let a = i64::from(arity);
+    if a >= 0 { n == a } else { n >= -a }
+}
+
+/// The subcommands of the container commands with their Redis arity (counting the
+/// container's name).
+const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "client",
+        &[
+            ("setname", 3),
+            ("getname", 2),
+            ("id", 2),
+            ("info", 2),
+            ("list", -2),
+            ("setinfo", -4),
+        ],
+    ),
+    (
+        "command",
+        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2)],
+    ),
+    ("config", &[("get", -3), ("set", -4), ("resetstat", 2)]),
+];
+
+/// Redis's error for an unknown subcommand of a container command, or a wrong
+/// number of arguments for a known one. Like Redis, [`dispatch`] answers it before
+/// running or queueing the command (so MULTI then fails with EXECABORT).
+fn subcommand_error(spec: &Spec, args: &[Bytes]) -> Option<String> {
+    let (_, subs) = SUBCOMMANDS.iter().find(|(c, _)| *c == spec.name)?;
+    let sub = args.get(1)?;
+    let Some((name, arity)) = subs.iter().find(|(n, _)| is(sub, n)) else {
+        return Some(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            trunc(sub, 128),
+            spec.name.to_ascii_uppercase()
+        ));
+    };
+    (!arity_ok(*arity, args.len())).then(|| {
+        format!(
+            "ERR wrong number of arguments for '{}|{name}' command",
+            spec.name
+        )
+    })
+}
+
 /// Converts a handler result to a reply.
 pub fn to_reply(r: CmdResult) -> Reply {
     match r {
@@ -448,6 +496,10 @@ pub fn dispatch_spec(
     if !spec.arity_ok(args.len()) {
         sess.multi_error |= sess.multi.is_some();
         return done(Reply::Error(wrong_args(spec.name)), spec.name);
+    }
+    if let Some(e) = subcommand_error(spec, args) {
+        sess.multi_error |= sess.multi.is_some();
+        return done(Reply::Error(e), spec.name);
     }
     if !sess.authed && !spec.flags.contains(&"no_auth") {
         sess.multi_error |= sess.multi.is_some();

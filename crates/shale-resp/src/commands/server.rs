@@ -385,14 +385,8 @@ fn config_params(cx: &Cx<'_, '_>) -> Vec<(&'static str, String)> {
         ("maxclients", ctx.limits.max_clients.to_string()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
-        (
-            "port",
-            cx.srv
-                .config
-                .addr
-                .rsplit_once(':')
-                .map_or(String::new(), |(_, p)| p.to_string()),
-        ),
+        // The port this connection reached (the configured one may be 0).
+        ("port", cx.sess.guard.info().local_addr.port().to_string()),
         (
             "proto-max-bulk-len",
             ctx.limits.max_request_bytes.to_string(),
@@ -414,15 +408,28 @@ pub fn config(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
         if args.len() < 3 {
             return fail("ERR wrong number of arguments for 'config|get' command");
         }
+        // As Redis: an exact name is answered spelled as asked, a pattern with the
+        // parameters' own names; each parameter once, for the first argument naming it.
         let params = config_params(cx);
         let mut out = Vec::new();
-        for (name, value) in params {
-            if args
-                .iter()
-                .skip(2)
-                .any(|p| crate::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-            {
-                out.push((Reply::bulk(name), Reply::bulk(value)));
+        let mut seen = Vec::new();
+        for p in args.iter().skip(2) {
+            let glob = p.iter().any(|b| b"[*?".contains(b));
+            for (i, (name, value)) in params.iter().enumerate() {
+                let hit = if glob {
+                    crate::glob::matches(&p.to_ascii_lowercase(), name.as_bytes())
+                } else {
+                    p.eq_ignore_ascii_case(name.as_bytes())
+                };
+                if hit && !seen.contains(&i) {
+                    seen.push(i);
+                    let shown = if glob {
+                        Reply::bulk(*name)
+                    } else {
+                        Reply::Bulk(p.clone())
+                    };
+                    out.push((shown, Reply::bulk(value.clone())));
+                }
             }
         }
         return Ok(Reply::Map(out));

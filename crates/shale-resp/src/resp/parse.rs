@@ -201,15 +201,23 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
+/// C's `isspace`: what `sdssplitargs` skips before a word and accepts after a
+/// closing quote (Rust's `is_ascii_whitespace` leaves out `\x0b`).
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
 /// Splits an inline command line like Redis's `sdssplitargs`: whitespace-separated
 /// words, `"..."` with `\n \r \t \b \a \\ \" \xHH` escapes, and `'...'` with `\'`.
-/// `None` on unbalanced quotes (or a closing quote not followed by a space).
+/// `None` on unbalanced quotes (or a closing quote not followed by a space). As in
+/// Redis, only space, tab, CR and LF end a bare word: `\x0b` and `\x0c` are skipped
+/// between words but belong to a word they appear in.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
     let mut out = Vec::new();
     let mut i = 0;
     let at = |i: usize| line.get(i).copied();
     loop {
-        while at(i).is_some_and(|c| c.is_ascii_whitespace()) {
+        while at(i).is_some_and(is_space) {
             i += 1;
         }
         let Some(_) = at(i) else {
@@ -248,7 +256,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         }
                     }
                     Some(b'"') => {
-                        if at(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        if at(i + 1).is_some_and(|n| !is_space(n)) {
                             return None;
                         }
                         i += 1;
@@ -264,7 +272,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         i += 1;
                     }
                     Some(b'\'') => {
-                        if at(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        if at(i + 1).is_some_and(|n| !is_space(n)) {
                             return None;
                         }
                         i += 1;
@@ -275,7 +283,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
             } else {
                 match c {
                     None => break,
-                    Some(c) if c.is_ascii_whitespace() => break,
+                    Some(b' ' | b'\t' | b'\r' | b'\n') => break,
                     Some(b'"') => in_dq = true,
                     Some(b'\'') => in_sq = true,
                     Some(other) => cur.push(other),
@@ -356,6 +364,26 @@ mod tests {
             split_args(b"'it\\'s' b").unwrap(),
             vec![Bytes::from("it's"), Bytes::from("b")]
         );
+    }
+
+    #[test]
+    fn inline_white_space_is_c_isspace_between_words_only() {
+        // \x0b and \x0c are skipped before a word and may follow a closing quote...
+        assert_eq!(
+            split_args(b"\x0bset\t\x0c k \"a\"\x0b 'b'\x0c").unwrap(),
+            vec![
+                Bytes::from("set"),
+                Bytes::from("k"),
+                Bytes::from("a"),
+                Bytes::from("b")
+            ]
+        );
+        // ...but inside a bare word they are ordinary bytes.
+        assert_eq!(
+            split_args(b"set\x0ck a\x0bb\x0b").unwrap(),
+            vec![Bytes::from("set\x0ck"), Bytes::from("a\x0bb\x0b")]
+        );
+        assert!(split_args(b"set k \"a\"\x01").is_none());
     }
 
     use proptest::prelude::*;

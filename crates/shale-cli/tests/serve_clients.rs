@@ -11,23 +11,13 @@ mod serve_support;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use serve_support::{Conn, Server};
+use serve_support::{Conn, REDIS_AND_MEMCACHE, Server};
 
 const INSTALL_HINT: &str = "run `bash scripts/install-test-deps.sh`";
 
 /// Starts `shale serve` with both front ends on free ports.
 fn start(dir: &std::path::Path) -> Server {
-    Server::start(
-        dir,
-        &[
-            "--protocols",
-            "redis,memcache",
-            "--redis",
-            "127.0.0.1:0",
-            "--memcache",
-            "127.0.0.1:0",
-        ],
-    )
+    Server::start(dir, &REDIS_AND_MEMCACHE)
 }
 
 /// Panics with the install hint unless `tool` runs.

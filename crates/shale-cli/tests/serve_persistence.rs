@@ -8,16 +8,9 @@ mod serve_support;
 
 use std::time::Duration;
 
-use serve_support::{Conn, Server};
+use serve_support::{Conn, REDIS_AND_MEMCACHE, Server};
 
-const BOTH: [&str; 6] = [
-    "--protocols",
-    "redis,memcache",
-    "--redis",
-    "127.0.0.1:0",
-    "--memcache",
-    "127.0.0.1:0",
-];
+const BOTH: [&str; 6] = REDIS_AND_MEMCACHE;
 
 fn start(dir: &std::path::Path, policy: &str) -> Server {
     let mut args = BOTH.to_vec();

@@ -9,6 +9,16 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// `shale serve` arguments for the Redis and memcached front ends on free ports.
+pub const REDIS_AND_MEMCACHE: [&str; 6] = [
+    "--protocols",
+    "redis,memcache",
+    "--redis",
+    "127.0.0.1:0",
+    "--memcache",
+    "127.0.0.1:0",
+];
+
 /// A running `shale serve`; killed with SIGKILL if still running when dropped.
 pub struct Server {
     child: Child,

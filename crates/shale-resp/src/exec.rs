@@ -67,6 +67,14 @@ impl Drop for Exec<'_> {
     }
 }
 
+/// `rec` if it is absent or has type `kind`; WRONGTYPE otherwise.
+fn of_kind(rec: Option<Record>, kind: Kind) -> CmdResult<Option<Record>> {
+    match rec {
+        Some(r) if r.kind != kind => fail(WRONGTYPE),
+        r => Ok(r),
+    }
+}
+
 /// "Now" in ms by the engine's clock.
 pub fn engine_now(db: &shaledb::Db) -> u64 {
     db.expiry_after(std::time::Duration::from_millis(1))
@@ -311,10 +319,7 @@ impl<'a> Exec<'a> {
 
     /// [`read`](Self::read) of a key that must have type `kind`; WRONGTYPE otherwise.
     pub fn read_kind(&mut self, key: &[u8], kind: Kind) -> CmdResult<Option<Record>> {
-        match self.read(key)? {
-            Some(r) if r.kind != kind => fail(WRONGTYPE),
-            r => Ok(r),
-        }
+        of_kind(self.read(key)?, kind)
     }
 
     /// Counts `n` keyspace hits (keys a scan looked at by value, as `SCAN … TYPE`
@@ -325,10 +330,7 @@ impl<'a> Exec<'a> {
 
     /// The live record of `key` if it has type `kind`; WRONGTYPE otherwise.
     pub fn lookup_kind(&mut self, key: &[u8], kind: Kind) -> CmdResult<Option<Record>> {
-        match self.lookup(key)? {
-            Some(r) if r.kind != kind => fail(WRONGTYPE),
-            r => Ok(r),
-        }
+        of_kind(self.lookup(key)?, kind)
     }
 
     /// Writes `key`'s record (a past expiry deletes the key instead).

@@ -16,8 +16,13 @@
 //! only. Readers get them as one [`FragmentedTombstones`], built lazily when one was
 //! added since the last build and shared (`Arc`) until the next addition; a memtable
 //! without range tombstones answers with one atomic load.
+//!
+//! A memtable made with [`MemTable::with_key_filter`] also keeps a bloom filter of its
+//! user keys (`bloom.rs`), so a lookup of a key it does not hold usually skips the
+//! skiplist search.
 
 mod arena;
+mod bloom;
 mod entry;
 mod iter;
 
@@ -32,6 +37,7 @@ use shale_core::range_del::Fragment;
 use shale_core::{FragmentedTombstones, LookupKey, RangeTombstone, SeqNo, ValueKind};
 
 use arena::Arena;
+use bloom::KeyFilter;
 use entry::{Entry, KeyView, Probe};
 pub use iter::MemTableIterator;
 
@@ -70,6 +76,8 @@ pub struct MemTable {
     /// touching the lock, so a memtable without any costs one atomic load.
     num_range_dels: AtomicUsize,
     range_dels: Mutex<RangeDels>,
+    /// The user keys of the point entries, if this memtable filters lookups.
+    filter: Option<KeyFilter>,
 }
 
 /// The range tombstones of a memtable, in insertion order, and the last fragmented
@@ -93,9 +101,28 @@ fn fragmented_bytes(set: &FragmentedTombstones) -> usize {
 }
 
 impl MemTable {
-    /// An empty memtable.
+    /// An empty memtable without a key filter (every lookup searches the skiplist).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty memtable with a bloom filter of about `filter_bytes` bytes over its
+    /// user keys, so lookups of keys it does not hold are cheap (no filter below 64
+    /// bytes). The filter's memory counts in [`approximate_memory_usage`].
+    ///
+    /// [`approximate_memory_usage`]: MemTable::approximate_memory_usage
+    pub fn with_key_filter(filter_bytes: usize) -> Self {
+        let filter = KeyFilter::with_bytes(filter_bytes);
+        MemTable {
+            approx_bytes: AtomicUsize::new(filter.as_ref().map_or(0, KeyFilter::size_bytes)),
+            filter,
+            ..Self::default()
+        }
+    }
+
+    /// Bytes of the key filter (0 without one).
+    pub fn key_filter_bytes(&self) -> usize {
+        self.filter.as_ref().map_or(0, KeyFilter::size_bytes)
     }
 
     /// Inserts one entry. Seqnos are unique, so an entry never replaces another.
@@ -111,6 +138,10 @@ impl MemTable {
                 seq,
             ));
             return;
+        }
+        // Into the filter first: a reader that finds the entry must pass the filter.
+        if let Some(f) = &self.filter {
+            f.insert(user_key);
         }
         let (entry, allocated) = self.lock_arena().store(user_key, seq, kind as u8, value);
         self.map.insert(entry, ());
@@ -193,6 +224,13 @@ impl MemTable {
     /// A returned value never shares an arena chunk (small values are copied out), so
     /// a caller that keeps it does not keep the chunk's other entries alive.
     pub fn get(&self, lookup: &LookupKey) -> Option<(SeqNo, Lookup)> {
+        if self
+            .filter
+            .as_ref()
+            .is_some_and(|f| !f.may_contain(lookup.user_key()))
+        {
+            return None;
+        }
         let target = Probe::new(lookup.internal_key());
         let found = self
             .map
@@ -219,7 +257,7 @@ impl MemTable {
 
     /// Approximate bytes held: the arena chunks allocated for keys and values (in
     /// full, unused tails included), [`ENTRY_OVERHEAD`] per point entry, and the range
-    /// tombstones and their fragmented view.
+    /// tombstones and their fragmented view, and the key filter.
     pub fn approximate_memory_usage(&self) -> usize {
         self.approx_bytes.load(Ordering::Relaxed)
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use shale_core::{FragmentedTombstones, RangeTombstone, SeqNo};
+use shale_core::{FragmentedTombstones, MAX_SEQNO, RangeTombstone, SeqNo};
 
 use proptest::prelude::*;
 use shale_core::key::{compare_internal_keys, make_internal_key};
@@ -663,12 +663,18 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// add/get/iterate against a `BTreeMap` model keyed by (user key, newest first).
+    /// add/get/iterate against a `BTreeMap` model keyed by (user key, newest first),
+    /// without a key filter, with a one-line filter (crowded: false positives) and
+    /// with a roomy one (lookups of absent keys skip the search).
     #[test]
-    fn matches_btreemap_model(ops in proptest::collection::vec(op_strategy(), 1..150)) {
+    fn matches_btreemap_model(
+        ops in proptest::collection::vec(op_strategy(), 1..150),
+        filter_bytes in prop_oneof![Just(0usize), Just(64), Just(4096)],
+    ) {
         use std::cmp::Reverse;
         use std::collections::BTreeMap;
-        let m = Arc::new(MemTable::new());
+        let m = Arc::new(MemTable::with_key_filter(filter_bytes));
+        prop_assert_eq!(m.key_filter_bytes(), filter_bytes);
         type Model = BTreeMap<(Vec<u8>, Reverse<SeqNo>), (ValueKind, Vec<u8>)>;
         let mut model = Model::new();
         let mut seq = 0;
@@ -748,6 +754,25 @@ fn entry_overhead_covers_a_skiplist_node() {
         node + 32 >= ENTRY_OVERHEAD,
         "ENTRY_OVERHEAD is not a wild overestimate"
     );
+}
+
+#[test]
+fn key_filter_memory_is_counted_and_lookups_stay_exact() {
+    let m = MemTable::with_key_filter(64 * 1024);
+    assert_eq!(m.approximate_memory_usage(), 64 * 1024);
+    assert!(m.is_empty());
+    for i in 0..1000u32 {
+        m.add(u64::from(i) + 1, ValueKind::Value, &i.to_be_bytes(), b"v");
+    }
+    assert!(m.approximate_memory_usage() > 64 * 1024);
+    for i in 0..1000u32 {
+        let got = m.get(&LookupKey::new(&i.to_be_bytes(), MAX_SEQNO));
+        assert_eq!(got.map(|(s, _)| s), Some(u64::from(i) + 1));
+    }
+    assert!((1000..2000u32).all(|i| {
+        m.get(&LookupKey::new(&i.to_be_bytes(), MAX_SEQNO))
+            .is_none()
+    }));
 }
 
 #[test]

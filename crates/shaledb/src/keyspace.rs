@@ -16,7 +16,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use shale_core::WriteBatch;
 use shale_manifest::{Version, VersionEdit};
-use shale_memtable::MemTable;
 
 use crate::db::Db;
 use crate::iter::{DbIterator, KeyRange};
@@ -60,12 +59,13 @@ impl Ks {
         version: Arc<Version>,
         log_number: u64,
     ) -> Self {
+        let mem = opts.new_memtable(opts.write_buffer_size);
         Ks {
             id,
             name,
             opts: RwLock::new(Arc::new(opts)),
             sv: RwLock::new(Arc::new(SuperVersion::new(
-                Arc::new(MemTable::new()),
+                Arc::new(mem),
                 log_number,
                 Vec::new(),
                 version,

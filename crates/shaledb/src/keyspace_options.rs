@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use shale_memtable::MemTable;
 use shale_sstable::{Compression, TableOptions};
 
 use crate::options::Options;
@@ -24,6 +25,9 @@ pub struct KeyspaceOptions {
     pub block_size: usize,
     /// Bloom filter bits per key; 0 disables filters.
     pub bloom_bits_per_key: u32,
+    /// Share of the memtable size spent on a filter of its keys (see
+    /// [`Options::memtable_bloom_size_ratio`]); 0 disables it.
+    pub memtable_bloom_size_ratio: f64,
     /// Block compression.
     pub compression: Compression,
     /// A TTL applied to every plain put in this keyspace (`None`: never expire).
@@ -47,6 +51,7 @@ impl From<&Options> for KeyspaceOptions {
             write_buffer_size: o.effective_write_buffer_size(),
             block_size: o.block_size,
             bloom_bits_per_key: o.bloom_bits_per_key,
+            memtable_bloom_size_ratio: o.memtable_bloom_size_ratio,
             compression: o.compression,
             default_ttl: o.default_ttl,
             merge_operator: o.merge_operator.clone(),
@@ -66,12 +71,25 @@ impl KeyspaceOptions {
         if self.block_size == 0 || self.block_size > 1 << 30 {
             return Err(Error::invalid("block_size must be 1 B to 1 GiB"));
         }
+        if !(0.0..=0.25).contains(&self.memtable_bloom_size_ratio) {
+            return Err(Error::invalid(format!(
+                "memtable_bloom_size_ratio must be between 0 and 0.25, not {}",
+                self.memtable_bloom_size_ratio
+            )));
+        }
         if self.default_ttl.is_some_and(|t| t.is_zero()) {
             return Err(Error::invalid(
                 "default_ttl must be positive (None for no expiry)",
             ));
         }
         Ok(())
+    }
+
+    /// An empty memtable for this keyspace when its size limit is `write_buffer_size`
+    /// (with a key filter unless `memtable_bloom_size_ratio` is 0).
+    pub(crate) fn new_memtable(&self, write_buffer_size: usize) -> MemTable {
+        let bytes = write_buffer_size as f64 * self.memtable_bloom_size_ratio;
+        MemTable::with_key_filter(bytes as usize)
     }
 
     /// How this keyspace's tables are built.

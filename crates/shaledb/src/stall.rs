@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shale_manifest::Version;
-use shale_memtable::MemTable;
 use shale_wal::{LogKind, LogWriter};
 
 use std::sync::atomic::Ordering;
@@ -274,6 +273,7 @@ impl DbInner {
             });
             return false;
         }
+        let mem = Arc::new(ks.options().new_memtable(self.write_buffer_size(ks)));
         self.install_super_version(ks, |cur| {
             let frozen = Arc::new(Immutable {
                 mem: Arc::clone(&cur.mem),
@@ -281,12 +281,7 @@ impl DbInner {
             });
             let mut imm = vec![frozen];
             imm.extend(cur.imm.iter().cloned());
-            SuperVersion::new(
-                Arc::new(MemTable::new()),
-                log_number,
-                imm,
-                Arc::clone(&cur.version),
-            )
+            SuperVersion::new(Arc::clone(&mem), log_number, imm, Arc::clone(&cur.version))
         });
         tracing::debug!(keyspace = %ks.name, wal = log_number, "memtable frozen");
         true

@@ -270,6 +270,27 @@ fn options_that_cannot_work_are_rejected() {
                 ..tiny_lsm_options(&fs)
             },
         ),
+        (
+            "memtable filter ratio",
+            Options {
+                memtable_bloom_size_ratio: 0.5,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "negative memtable filter ratio",
+            Options {
+                memtable_bloom_size_ratio: -0.1,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
+            "NaN memtable filter ratio",
+            Options {
+                memtable_bloom_size_ratio: f64::NAN,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
     ];
     for (what, opts) in bad {
         match Db::open("/db", opts) {

@@ -72,6 +72,8 @@ pub struct EngineSection {
     pub background_threads: Option<usize>,
     /// Bloom filter bits per key (0 disables filters).
     pub bloom_bits_per_key: Option<u32>,
+    /// Share of each memtable spent on a filter of its keys (0 disables it).
+    pub memtable_bloom_size_ratio: Option<f64>,
     /// Table block compression: "lz4" or "none".
     pub compression: Option<String>,
     /// Flush keyspaces that pin old WAL files once the WALs exceed this many bytes.
@@ -95,6 +97,9 @@ impl EngineSection {
         }
         if let Some(n) = self.bloom_bits_per_key {
             opts.bloom_bits_per_key = n;
+        }
+        if let Some(r) = self.memtable_bloom_size_ratio {
+            opts.memtable_bloom_size_ratio = r;
         }
         if let Some(c) = &self.compression {
             opts.compression = match c.as_str() {
@@ -160,6 +165,7 @@ mod tests {
             [engine]
             write_buffer_size = 1048576
             compression = "none"
+            memtable_bloom_size_ratio = 0.05
             [limits]
             max_clients = 3
             "#,
@@ -174,6 +180,7 @@ mod tests {
             (o.write_buffer_size, o.compression),
             (1 << 20, Compression::None)
         );
+        assert_eq!(o.memtable_bloom_size_ratio, 0.05);
         assert!(
             ServeConfig::parse("[server]\nbogus = 1\n")
                 .unwrap_err()

@@ -158,7 +158,8 @@ fn process(
 }
 
 /// Runs one command alone and encodes its reply; records its metrics unless MULTI
-/// queued it (EXEC records it when it runs). A command that may scan an unbounded
+/// queued it (EXEC records it when it runs), as a rejected call if it was refused
+/// before running. A command that may scan an unbounded
 /// range runs through `Context::blocking` ([`crate::commands::Runs`]).
 fn answer(srv: &Server, sess: &mut Session, args: &[Bytes], out: &mut Vec<u8>) {
     let started = Instant::now();
@@ -170,7 +171,9 @@ fn answer(srv: &Server, sess: &mut Session, args: &[Bytes], out: &mut Vec<u8>) {
     };
     sess.guard.touch(d.name);
     d.reply.encode(sess.proto, out);
-    if !d.queued {
+    if d.rejected {
+        srv.ctx.metrics.record_rejected("redis", d.name);
+    } else if !d.queued {
         srv.ctx
             .metrics
             .record("redis", d.name, started.elapsed(), d.reply.is_error());

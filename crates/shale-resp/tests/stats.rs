@@ -252,14 +252,16 @@ fn config_resetstat_resets_info_like_redis_and_keeps_prometheus_monotonic() {
         .collect();
     assert_eq!(calls.len(), 4, "{per_command}");
     assert!(
-        calls[0].starts_with("cmdstat_config:calls=1,") && calls[0].contains("failed_calls=0"),
+        calls[0].starts_with("cmdstat_config|resetstat:calls=1,")
+            && calls[0].contains("failed_calls=0"),
         "{calls:?}"
     );
     // The INFO answering counts once it has run, as in Redis.
     assert!(calls[1].starts_with("cmdstat_info:calls=1,"), "{calls:?}");
     // Redis prints the percentiles with three decimals.
     assert!(
-        calls[2].starts_with("latency_percentiles_usec_config:p50=") && calls[2].ends_with(".000"),
+        calls[2].starts_with("latency_percentiles_usec_config|resetstat:p50=")
+            && calls[2].ends_with(".000"),
         "{calls:?}"
     );
     assert!(

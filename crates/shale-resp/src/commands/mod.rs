@@ -457,14 +457,19 @@ pub fn run_batch(
     if let Err(e) = ex.commit() {
         let err = to_reply(Err(e));
         for r in &mut replies {
+            // `run_in` counted the replies that were errors already.
+            if !r.is_error() {
+                srv.stats.count_reply(&err);
+            }
             *r = err.clone();
         }
     }
     replies
 }
 
-/// Runs one command inside a shared overlay (a pipelined run or an EXEC) and records
-/// its metrics; the caller commits.
+/// Runs one command inside a shared overlay (a pipelined run or an EXEC), records
+/// its metrics and counts its reply if it is an error (an error inside EXEC's
+/// array counts, as in Redis); the caller commits.
 pub fn run_in<'a>(
     srv: &'a Server,
     sess: &mut Session,
@@ -481,6 +486,7 @@ pub fn run_in<'a>(
         started.elapsed(),
         r.is_error(),
     );
+    srv.stats.count_reply(&r);
     r
 }
 

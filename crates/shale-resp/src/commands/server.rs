@@ -247,10 +247,12 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut figures = ctx.metrics.mark("redis", extra("latencystats"));
     let rs = &cx.srv.stats;
     let (mut hits, mut misses) = (rs.keyspace_hits(), rs.keyspace_misses());
+    let mut errors = rs.error_replies();
     if let Some(b) = &baseline {
         figures = figures.since(&b.metrics);
         hits = hits.saturating_sub(b.keyspace_hits);
         misses = misses.saturating_sub(b.keyspace_misses);
+        errors = errors.saturating_sub(b.error_replies);
     }
     if want("stats") {
         section(
@@ -264,6 +266,9 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 kv("total_net_output_bytes", figures.bytes_written),
                 kv("keyspace_hits", hits),
                 kv("keyspace_misses", misses),
+                // Redis counts errors from its master and AOF here; ShaleDB has none.
+                kv("unexpected_error_replies", 0),
+                kv("total_error_replies", errors),
                 kv("shaledb_writes", stats.writes),
                 kv("shaledb_gets", stats.gets),
                 kv(
@@ -284,9 +289,19 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             &[kv("role", "master"), kv("connected_slaves", 0)],
         );
     }
+    // Redis's order: commandstats, errorstats (also in the default set),
+    // latencystats.
     let snap = figures.commands();
     if extra("commandstats") {
         section(&mut out, "Commandstats", &commandstats(&snap));
+    }
+    if want("errorstats") {
+        let lines: Vec<_> = rs
+            .error_prefixes_since(baseline.as_deref())
+            .into_iter()
+            .map(|(prefix, n)| kv(&format!("errorstat_{prefix}"), format!("count={n}")))
+            .collect();
+        section(&mut out, "Errorstats", &lines);
     }
     if extra("latencystats") {
         section(&mut out, "Latencystats", &latencystats(&snap));

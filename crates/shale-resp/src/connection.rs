@@ -128,6 +128,8 @@ fn process(
             }
             Err(e) => {
                 flush_run(srv, sess, &mut run, out);
+                // Redis counts a protocol error in `total_error_replies` too.
+                srv.stats.count_error(&e.0);
                 Reply::Error(e.0).encode(sess.proto, out);
                 return true;
             }
@@ -158,7 +160,8 @@ fn process(
 }
 
 /// Runs one command alone and encodes its reply; records its metrics unless MULTI
-/// queued it (EXEC records it when it runs). A command that may scan an unbounded
+/// queued it (EXEC records it when it runs), as a rejected call if it was refused
+/// before running, and counts an error reply. A command that may scan an unbounded
 /// range runs through `Context::blocking` ([`crate::commands::Runs`]).
 fn answer(srv: &Server, sess: &mut Session, args: &[Bytes], out: &mut Vec<u8>) {
     let started = Instant::now();
@@ -170,7 +173,10 @@ fn answer(srv: &Server, sess: &mut Session, args: &[Bytes], out: &mut Vec<u8>) {
     };
     sess.guard.touch(d.name);
     d.reply.encode(sess.proto, out);
-    if !d.queued {
+    srv.stats.count_reply(&d.reply);
+    if d.rejected {
+        srv.ctx.metrics.record_rejected("redis", d.name);
+    } else if !d.queued {
         srv.ctx
             .metrics
             .record("redis", d.name, started.elapsed(), d.reply.is_error());

@@ -1,6 +1,6 @@
 //! Server-wide state: the logical databases, their lock tables and WATCH registries.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -10,6 +10,7 @@ use shale_server::{Context, Metrics, StatsMark};
 use shaledb::Keyspace;
 
 use crate::RedisConfig;
+use crate::resp::Reply;
 
 /// A watcher's "a watched key changed" flag.
 pub type DirtyFlag = Arc<AtomicBool>;
@@ -210,6 +211,9 @@ impl Server {
 pub struct RedisStats {
     keyspace_hits: AtomicU64,
     keyspace_misses: AtomicU64,
+    error_replies: AtomicU64,
+    /// Error replies by prefix (`INFO errorstats`).
+    error_prefixes: Mutex<BTreeMap<String, u64>>,
     baseline: Mutex<Option<Arc<StatsBaseline>>>,
 }
 
@@ -222,15 +226,38 @@ pub struct StatsBaseline {
     pub keyspace_hits: u64,
     /// Keyspace misses then.
     pub keyspace_misses: u64,
+    /// Error replies then.
+    pub error_replies: u64,
+    /// Error replies by prefix then.
+    pub error_prefixes: BTreeMap<String, u64>,
+}
+
+/// The prefix `INFO errorstats` counts an error reply under, as Redis's
+/// `afterErrorReply` finds it: the first word, if it ends within the first 32
+/// bytes of the reply line (with its `-`), else `ERR`.
+pub fn error_prefix(message: &str) -> &str {
+    message
+        .char_indices()
+        .take_while(|(i, _)| *i < 31)
+        .find(|(_, c)| *c == ' ')
+        .and_then(|(i, _)| message.get(..i))
+        .unwrap_or("ERR")
 }
 
 impl RedisStats {
     /// `CONFIG RESETSTAT`: makes `INFO` count from now on.
     pub fn reset(&self, metrics: &Metrics) {
+        // The total moves under the prefixes' lock: both are taken at one moment.
+        let (error_replies, error_prefixes) = {
+            let map = lock(&self.error_prefixes);
+            (self.error_replies(), map.clone())
+        };
         let b = StatsBaseline {
             metrics: metrics.mark("redis", true),
             keyspace_hits: self.keyspace_hits.load(Ordering::Relaxed),
             keyspace_misses: self.keyspace_misses.load(Ordering::Relaxed),
+            error_replies,
+            error_prefixes,
         };
         *lock(&self.baseline) = Some(Arc::new(b));
     }
@@ -254,6 +281,48 @@ impl RedisStats {
     /// Keyspace misses since start.
     pub fn keyspace_misses(&self) -> u64 {
         self.keyspace_misses.load(Ordering::Relaxed)
+    }
+
+    /// Counts one error reply sent to a client (`total_error_replies`, and its
+    /// prefix in `INFO errorstats`).
+    pub fn count_error(&self, message: &str) {
+        let prefix = error_prefix(message);
+        let mut map = lock(&self.error_prefixes);
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        match map.get_mut(prefix) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(prefix.to_string(), 1);
+            }
+        }
+    }
+
+    /// Counts `reply` if it is an error.
+    pub fn count_reply(&self, reply: &Reply) {
+        if let Reply::Error(e) = reply {
+            self.count_error(e);
+        }
+    }
+
+    /// Error replies since start.
+    pub fn error_replies(&self) -> u64 {
+        self.error_replies.load(Ordering::Relaxed)
+    }
+
+    /// Error replies by prefix since `baseline` (since start without one), in
+    /// prefix order, leaving out prefixes with none.
+    pub fn error_prefixes_since(&self, baseline: Option<&StatsBaseline>) -> Vec<(String, u64)> {
+        let map = lock(&self.error_prefixes);
+        map.iter()
+            .map(|(prefix, n)| {
+                let before = baseline
+                    .and_then(|b| b.error_prefixes.get(prefix))
+                    .copied()
+                    .unwrap_or(0);
+                (prefix.clone(), n.saturating_sub(before))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 
@@ -316,5 +385,46 @@ impl LockPlan {
             }
         }
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_prefix_is_the_first_word_within_32_bytes() {
+        assert_eq!(error_prefix("ERR syntax error"), "ERR");
+        assert_eq!(
+            error_prefix("WRONGTYPE Operation against a key"),
+            "WRONGTYPE"
+        );
+        assert_eq!(error_prefix("NOAUTH Authentication required."), "NOAUTH");
+        assert_eq!(error_prefix("EXECABORT Transaction discarded"), "EXECABORT");
+        assert_eq!(error_prefix("NOSPACE"), "ERR");
+        // Redis looks for the space in the first 32 bytes of `-PREFIX ...`.
+        let word = "A".repeat(30);
+        assert_eq!(error_prefix(&format!("{word} x")), word);
+        assert_eq!(error_prefix(&format!("{word}B x")), "ERR");
+    }
+
+    #[test]
+    fn error_counts_are_reported_since_the_baseline() {
+        let stats = RedisStats::default();
+        let metrics = Metrics::new();
+        stats.count_error("ERR syntax error");
+        stats.count_error("WRONGTYPE Operation against a key");
+        stats.reset(&metrics);
+        stats.count_error("ERR syntax error");
+        stats.count_reply(&Reply::Error("NOAUTH Authentication required.".into()));
+        stats.count_reply(&Reply::OK);
+        let b = stats.baseline();
+        assert_eq!(stats.error_replies(), 4);
+        assert_eq!(b.as_ref().map(|b| b.error_replies), Some(2));
+        assert_eq!(
+            stats.error_prefixes_since(b.as_deref()),
+            [("ERR".to_string(), 1), ("NOAUTH".to_string(), 1)]
+        );
+        assert_eq!(stats.error_prefixes_since(None).len(), 3);
     }
 }

@@ -1,6 +1,8 @@
 //! `INFO stats` counters and `CONFIG RESETSTAT`, checked against a real
 //! redis-server: the same commands sent to both must move `keyspace_hits` and
-//! `keyspace_misses` by the same amounts, alone, pipelined and inside MULTI/EXEC.
+//! `keyspace_misses` by the same amounts, alone, pipelined and inside MULTI/EXEC,
+//! and give the same `total_error_replies`, `INFO errorstats` and commandstats
+//! `calls`/`rejected_calls`/`failed_calls`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -252,14 +254,16 @@ fn config_resetstat_resets_info_like_redis_and_keeps_prometheus_monotonic() {
         .collect();
     assert_eq!(calls.len(), 4, "{per_command}");
     assert!(
-        calls[0].starts_with("cmdstat_config:calls=1,") && calls[0].contains("failed_calls=0"),
+        calls[0].starts_with("cmdstat_config|resetstat:calls=1,")
+            && calls[0].contains("failed_calls=0"),
         "{calls:?}"
     );
     // The INFO answering counts once it has run, as in Redis.
     assert!(calls[1].starts_with("cmdstat_info:calls=1,"), "{calls:?}");
     // Redis prints the percentiles with three decimals.
     assert!(
-        calls[2].starts_with("latency_percentiles_usec_config:p50=") && calls[2].ends_with(".000"),
+        calls[2].starts_with("latency_percentiles_usec_config|resetstat:p50=")
+            && calls[2].ends_with(".000"),
         "{calls:?}"
     );
     assert!(
@@ -283,4 +287,186 @@ fn config_resetstat_resets_info_like_redis_and_keeps_prometheus_monotonic() {
         assert!(now > 0 && now >= was, "{counter}: {was} then {now}");
     }
     assert!(after_text.contains("shale_commands_total{protocol=\"redis\",command=\"get\"} 2\n"));
+}
+
+/// Commands answered with errors of every kind Redis counts, each with what Redis
+/// answers (checked on both servers): run alone, except the pipelined group.
+#[rustfmt::skip]
+const ERROR_CASES: &[(&[&str], &str)] = &[
+    (&["SET", "s", "v"], "+"),
+    (&["HSET", "h", "f", "v"], ":"),
+    (&["GET", "s"], "$"),
+    (&["GET", "h"], "-WRONGTYPE"),                   // failed in execution
+    (&["INCR", "s"], "-ERR value is not an integer"),
+    (&["SET", "s", "v", "BOGUS"], "-ERR syntax error"), // syntax: failed, not rejected
+    (&["GETEX", "s", "BOGUS"], "-ERR syntax error"),
+    (&["PING", "a", "b"], "-ERR wrong number"),       // PING checks its own arity: failed
+    (&["GET"], "-ERR wrong number"),                  // arity: rejected
+    (&["SET", "a"], "-ERR wrong number"),
+    (&["NOSUCH", "a", "b"], "-ERR unknown command"), // counted, no cmdstat
+    (&["CONFIG"], "-ERR wrong number"),               // rejected under config
+    (&["CONFIG", "GET"], "-ERR wrong number"),        // rejected under config|get
+    (&["CONFIG", "NOSUB"], "-ERR unknown subcommand"), // counted, no cmdstat
+    (&["CONFIG", "GET", "maxmemory"], "*"),
+    (&["CLIENT"], "-ERR wrong number"),               // rejected under client
+    (&["COMMAND", "FOO"], "-ERR unknown subcommand"),
+    (&["CLIENT", "SETNAME", "a b"], "-ERR Client names"), // failed under client|setname
+    (&["CLIENT", "GETNAME"], "$"),
+    (&["COMMAND", "COUNT"], ":"),
+    (&["SELECT", "99"], "-ERR DB index"),
+    (&["MULTI"], "+"),
+    (&["SET", "a"], "-ERR wrong number"),             // rejected inside MULTI
+    (&["GET", "a"], "+QUEUED"),                       // never runs
+    (&["EXEC"], "-EXECABORT"),
+    (&["MULTI"], "+"),
+    (&["SET", "a", "1"], "+QUEUED"),
+    (&["INCR", "s"], "+QUEUED"),                      // fails inside EXEC
+    (&["HGET", "s", "f"], "+QUEUED"),                 // WRONGTYPE inside EXEC
+    (&["CONFIG", "GET", "maxmemory"], "+QUEUED"),     // config|get when EXEC runs it
+    (&["MULTI"], "-ERR MULTI calls can not be nested"),
+    (&["WATCH", "x"], "-ERR WATCH inside MULTI"),     // fails, EXEC still runs
+    (&["EXEC"], "*"),
+    (&["EXEC"], "-ERR EXEC without MULTI"),
+    (&["DISCARD"], "-ERR DISCARD without MULTI"),
+    (&["HELLO", "4"], "-NOPROTO"),
+    (&["CONFIG", "SET", "requirepass", "pw"], "+"),
+];
+
+/// Sent in one write: ShaleDB runs them as one pipelined batch.
+const PIPELINED: &[&[&str]] = &[&["GET", "h"], &["GET", "s"], &["INCR", "s"]];
+
+/// On a connection opened after `requirepass` was set.
+#[rustfmt::skip]
+const UNAUTHENTICATED: &[(&[&str], &str)] = &[
+    (&["GET", "s"], "-NOAUTH"),                       // rejected
+    (&["PING"], "-NOAUTH"),
+    (&["NOSUCH"], "-ERR unknown command"),
+    (&["AUTH", "bad"], "-WRONGPASS"),                 // failed
+    (&["AUTH", "pw"], "+"),
+    (&["CONFIG", "SET", "requirepass", ""], "+"),
+];
+
+/// What `INFO` reports about errors: `unexpected_error_replies`,
+/// `total_error_replies`, the `errorstat_*` lines, and
+/// `cmdstat_<name>: (calls, rejected_calls, failed_calls)`.
+#[derive(Debug, PartialEq)]
+struct ErrorReport {
+    unexpected: u64,
+    total: u64,
+    errorstats: Vec<String>,
+    commands: std::collections::BTreeMap<String, (u64, u64, u64)>,
+}
+
+/// `name=value` of one `cmdstat_*` line.
+fn cmdstat_field(fields: &str, name: &str) -> u64 {
+    fields
+        .split(',')
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {name} in {fields}"))
+        .parse()
+        .unwrap()
+}
+
+fn error_report(c: &mut Conn) -> ErrorReport {
+    let stats = c.cmd(&["INFO", "stats"]).text();
+    let errors = c.cmd(&["INFO", "errorstats"]).text();
+    let commands = c.cmd(&["INFO", "commandstats"]).text();
+    ErrorReport {
+        unexpected: info_field(&stats, "unexpected_error_replies"),
+        total: info_field(&stats, "total_error_replies"),
+        errorstats: errors
+            .lines()
+            .filter(|l| l.starts_with("errorstat_"))
+            .map(str::to_string)
+            .collect(),
+        commands: commands
+            .lines()
+            .filter_map(|l| l.strip_prefix("cmdstat_")?.split_once(':'))
+            .map(|(name, f)| {
+                let figures = (
+                    cmdstat_field(f, "calls"),
+                    cmdstat_field(f, "rejected_calls"),
+                    cmdstat_field(f, "failed_calls"),
+                );
+                (name.to_string(), figures)
+            })
+            .collect(),
+    }
+}
+
+fn expect(c: &mut Conn, cmd: &[&str], want: &str) {
+    let raw =
+        String::from_utf8_lossy(&c.raw(&cmd.iter().map(|a| a.as_bytes()).collect::<Vec<_>>()))
+            .into_owned();
+    assert!(raw.starts_with(want), "{cmd:?}: {raw:?}, expected {want}");
+}
+
+/// The section titles of an INFO reply, in order.
+fn sections(info: &str) -> Vec<String> {
+    info.lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Errors, RESETSTAT, the error cases, a protocol error: the report after the
+/// cases, and the report right after a second RESETSTAT.
+fn error_run(addr: std::net::SocketAddr) -> (ErrorReport, ErrorReport) {
+    let mut c = Conn::connect(addr);
+    expect(&mut c, &["FLUSHALL"], "+");
+    expect(&mut c, &["NOSUCH"], "-ERR");
+    expect(&mut c, &["CONFIG", "RESETSTAT"], "+");
+    for (cmd, want) in ERROR_CASES {
+        expect(&mut c, cmd, want);
+    }
+    let mut buf = Vec::new();
+    for cmd in PIPELINED {
+        buf.extend(frame(&cmd.iter().map(|a| a.as_bytes()).collect::<Vec<_>>()));
+    }
+    c.send(&buf);
+    let replies: Vec<V> = PIPELINED.iter().map(|_| c.read()).collect();
+    assert!(
+        matches!(&replies[..], [V::E(_), V::B(_), V::E(_)]),
+        "{replies:?}"
+    );
+    let mut u = Conn::connect(addr);
+    for (cmd, want) in UNAUTHENTICATED {
+        expect(&mut u, cmd, want);
+    }
+    let mut p = Conn::connect(addr);
+    p.send(b"*x\r\n");
+    assert!(p.read().text().starts_with("ERR Protocol error"));
+    assert!(p.closed());
+    let report = error_report(&mut c);
+    expect(&mut c, &["CONFIG", "RESETSTAT"], "+");
+    (report, error_report(&mut c))
+}
+
+#[test]
+fn error_stats_match_real_redis() {
+    let redis = RealRedis::start();
+    let ours = TestServer::start();
+    let (real, real_reset) = error_run(redis.addr);
+    let (mine, mine_reset) = error_run(ours.addr);
+    assert_eq!(mine, real, "after the error cases");
+    assert_eq!(mine_reset, real_reset, "after CONFIG RESETSTAT");
+    // The table means what it says on the real server.
+    assert_eq!((real.unexpected, real.total), (0, 31), "{real:?}");
+    assert_eq!(real.commands.get("get"), Some(&(4, 2, 2)), "{real:?}");
+    assert_eq!(
+        real.commands.get("config|get"),
+        Some(&(2, 1, 0)),
+        "{real:?}"
+    );
+    assert_eq!(real_reset.total, 0);
+    assert!(real_reset.errorstats.is_empty(), "{real_reset:?}");
+    // As in Redis, errorstats is a default section; commandstats and latencystats
+    // only with `all`. ShaleDB has no CPU, Modules or Cluster section.
+    let mut real_conn = Conn::connect(redis.addr);
+    let mut mine_conn = ours.conn();
+    for args in [&["INFO"][..], &["INFO", "all"], &["INFO", "everything"]] {
+        let mut want = sections(&real_conn.cmd(args).text());
+        want.retain(|s| !matches!(s.as_str(), "CPU" | "Modules" | "Cluster"));
+        assert_eq!(sections(&mine_conn.cmd(args).text()), want, "{args:?}");
+    }
 }

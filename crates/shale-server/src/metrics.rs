@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-/// One command's figures: calls, failed calls, total time and a latency histogram.
+/// One command's figures: calls, failed calls, rejected calls, total time and a
+/// latency histogram.
 struct CommandStats {
     calls: AtomicU64,
     errors: AtomicU64,
+    rejected: AtomicU64,
     total_micros: AtomicU64,
     /// Microseconds, 1 µs .. 1 h, 2 significant digits.
     latency: Mutex<Histogram<u64>>,
@@ -23,6 +25,7 @@ impl CommandStats {
         Some(CommandStats {
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
             total_micros: AtomicU64::new(0),
             latency: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 2).ok()?),
         })
@@ -40,6 +43,8 @@ pub struct CommandSnapshot {
     pub calls: u64,
     /// Calls answered with an error.
     pub errors: u64,
+    /// Commands refused before they ran (not in `calls`).
+    pub rejected: u64,
     /// Sum of call latencies in microseconds.
     pub total_micros: u64,
     /// Latency percentiles in microseconds: p50, p95, p99, p99.9, max.
@@ -68,6 +73,7 @@ pub struct StatsMark {
 struct MarkedCommand {
     calls: u64,
     errors: u64,
+    rejected: u64,
     total_micros: u64,
     /// Taken only when asked for (a copy costs a few tens of KiB).
     latency: Option<Histogram<u64>>,
@@ -88,10 +94,11 @@ impl StatsMark {
         self.bytes_written = self.bytes_written.saturating_sub(earlier.bytes_written);
         self.commands.retain(|name, c| {
             let Some(e) = earlier.commands.get(name) else {
-                return c.calls > 0;
+                return c.calls > 0 || c.rejected > 0;
             };
             c.calls = c.calls.saturating_sub(e.calls);
             c.errors = c.errors.saturating_sub(e.errors);
+            c.rejected = c.rejected.saturating_sub(e.rejected);
             c.total_micros = c.total_micros.saturating_sub(e.total_micros);
             if let (Some(h), Some(eh)) = (c.latency.as_mut(), e.latency.as_ref()) {
                 // Counts only grow, so this cannot go below zero; if it somehow
@@ -100,12 +107,13 @@ impl StatsMark {
                     h.reset();
                 }
             }
-            c.calls > 0
+            c.calls > 0 || c.rejected > 0
         });
         self
     }
 
-    /// Commands answered.
+    /// Commands that ran (refused ones are not counted, as in Redis's
+    /// `total_commands_processed`).
     pub fn total_commands(&self) -> u64 {
         self.commands.values().map(|c| c.calls).sum()
     }
@@ -120,6 +128,7 @@ impl StatsMark {
                 command: name.clone(),
                 calls: c.calls,
                 errors: c.errors,
+                rejected: c.rejected,
                 total_micros: c.total_micros,
                 percentiles_micros: c.latency.as_ref().map_or([0; 5], percentiles),
             })
@@ -190,6 +199,15 @@ impl Metrics {
         stats.total_micros.fetch_add(micros, Ordering::Relaxed);
         let mut h = stats.latency.lock().unwrap_or_else(PoisonError::into_inner);
         h.saturating_record(micros.max(1));
+    }
+
+    /// Records one command refused before it ran (wrong arity, not authenticated,
+    /// …): counted apart from the calls, with no latency, as Redis's
+    /// `rejected_calls`.
+    pub fn record_rejected(&self, protocol: &'static str, command: &str) {
+        if let Some(stats) = self.stats_for(protocol, command) {
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn stats_for(&self, protocol: &'static str, command: &str) -> Option<Arc<CommandStats>> {
@@ -285,6 +303,7 @@ impl Metrics {
                             let marked = MarkedCommand {
                                 calls: s.calls.load(Ordering::Relaxed),
                                 errors: s.errors.load(Ordering::Relaxed),
+                                rejected: s.rejected.load(Ordering::Relaxed),
                                 total_micros: s.total_micros.load(Ordering::Relaxed),
                                 latency: latency.then(|| {
                                     s.latency
@@ -326,6 +345,7 @@ impl Metrics {
                     command: command.clone(),
                     calls: s.calls.load(Ordering::Relaxed),
                     errors: s.errors.load(Ordering::Relaxed),
+                    rejected: s.rejected.load(Ordering::Relaxed),
                     total_micros: s.total_micros.load(Ordering::Relaxed),
                     percentiles_micros: p,
                 }
@@ -337,12 +357,17 @@ impl Metrics {
     pub fn prometheus(&self, connected: &[(&str, usize)]) -> String {
         let mut out = String::new();
         let snap = self.snapshot();
-        let per_command: [CounterFamily; 2] = [
-            ("shale_commands_total", "Commands answered.", |c| c.calls),
+        let per_command: [CounterFamily; 3] = [
+            ("shale_commands_total", "Commands run.", |c| c.calls),
             (
                 "shale_command_errors_total",
-                "Commands answered with an error.",
+                "Commands run that answered with an error.",
                 |c| c.errors,
+            ),
+            (
+                "shale_command_rejected_total",
+                "Commands refused before they ran.",
+                |c| c.rejected,
             ),
         ];
         for (name, help, value) in per_command {
@@ -466,6 +491,38 @@ mod tests {
         assert!(text.contains(
             "shale_command_duration_seconds_count{protocol=\"memcache\",command=\"set\"} 1\n"
         ));
+    }
+
+    #[test]
+    fn rejected_commands_count_apart_from_calls() {
+        let m = Metrics::new();
+        m.record("redis", "get", Duration::from_micros(5), false);
+        let base = m.mark("redis", false);
+        m.record_rejected("redis", "get");
+        m.record_rejected("redis", "config|get");
+        assert_eq!(
+            m.total_commands(Some("redis")),
+            1,
+            "refused commands did not run"
+        );
+        let snap = m.snapshot();
+        let get = snap.iter().find(|c| c.command == "get").unwrap();
+        assert_eq!((get.calls, get.errors, get.rejected), (1, 0, 1));
+        let since = m.mark("redis", false).since(&base);
+        let figures: Vec<_> = since
+            .commands()
+            .iter()
+            .map(|c| (c.command.clone(), c.calls, c.rejected))
+            .collect();
+        assert_eq!(
+            figures,
+            [("config|get".to_string(), 0, 1), ("get".to_string(), 0, 1)]
+        );
+        let text = m.prometheus(&[]);
+        assert!(text.contains(
+            "shale_command_rejected_total{protocol=\"redis\",command=\"config|get\"} 1\n"
+        ));
+        assert!(text.contains("shale_commands_total{protocol=\"redis\",command=\"get\"} 1\n"));
     }
 
     #[test]

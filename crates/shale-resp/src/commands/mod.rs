@@ -277,46 +277,71 @@ fn arity_ok(arity: i32, n: usize) -> bool {
     if a >= 0 { n == a } else { n >= -a }
 }
 
-/// The subcommands of the container commands with their Redis arity (counting the
-/// container's name).
-const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
-    (
-        "client",
-        &[
-            ("setname", 3),
-            ("getname", 2),
-            ("id", 2),
-            ("info", 2),
-            ("list", -2),
-            ("setinfo", -4),
-        ],
-    ),
-    (
-        "command",
-        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2)],
-    ),
-    ("config", &[("get", -3), ("set", -4), ("resetstat", 2)]),
+/// The subcommands of the container commands, named as Redis 7 names them in
+/// `INFO commandstats` and error replies (`container|subcommand`), with their
+/// Redis arity (counting the container's name).
+const SUBCOMMANDS: &[(&str, i32)] = &[
+    ("client|setname", 3),
+    ("client|getname", 2),
+    ("client|id", 2),
+    ("client|info", 2),
+    ("client|list", -2),
+    ("client|setinfo", -4),
+    ("command|count", 2),
+    ("command|docs", -2),
+    ("command|info", -2),
+    ("command|list", -2),
+    ("config|get", -3),
+    ("config|set", -4),
+    ("config|resetstat", 2),
 ];
+
+/// The subcommand part of `full` if it is one of `container`'s.
+fn sub_of<'f>(full: &'f str, container: &str) -> Option<&'f str> {
+    full.strip_prefix(container)?.strip_prefix('|')
+}
+
+/// True if `name` is a container command (CLIENT, COMMAND, CONFIG).
+fn is_container(name: &str) -> bool {
+    SUBCOMMANDS
+        .iter()
+        .any(|(full, _)| sub_of(full, name).is_some())
+}
+
+/// The full name and arity of `container`'s subcommand `sub`, if it has one.
+fn subcommand(container: &str, sub: &[u8]) -> Option<(&'static str, i32)> {
+    SUBCOMMANDS
+        .iter()
+        .copied()
+        .find(|(full, _)| sub_of(full, container).is_some_and(|s| is(sub, s)))
+}
+
+/// The name a command counts under in the metrics, `INFO commandstats` and
+/// `CLIENT LIST`: a container's subcommand as Redis names it (`config|get`), any
+/// other command by its own name.
+pub fn stat_name(spec: &Spec, args: &[Bytes]) -> &'static str {
+    args.get(1)
+        .and_then(|sub| subcommand(spec.name, sub))
+        .map_or(spec.name, |(full, _)| full)
+}
 
 /// Redis's error for an unknown subcommand of a container command, or a wrong
 /// number of arguments for a known one. Like Redis, [`dispatch`] answers it before
 /// running or queueing the command (so MULTI then fails with EXECABORT).
 fn subcommand_error(spec: &Spec, args: &[Bytes]) -> Option<String> {
-    let (_, subs) = SUBCOMMANDS.iter().find(|(c, _)| *c == spec.name)?;
+    if !is_container(spec.name) {
+        return None;
+    }
     let sub = args.get(1)?;
-    let Some((name, arity)) = subs.iter().find(|(n, _)| is(sub, n)) else {
+    let Some((full, arity)) = subcommand(spec.name, sub) else {
         return Some(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
             trunc(sub, 128),
             spec.name.to_ascii_uppercase()
         ));
     };
-    (!arity_ok(*arity, args.len())).then(|| {
-        format!(
-            "ERR wrong number of arguments for '{}|{name}' command",
-            spec.name
-        )
-    })
+    (!arity_ok(arity, args.len()))
+        .then(|| format!("ERR wrong number of arguments for '{full}' command"))
 }
 
 /// Converts a handler result to a reply.
@@ -432,14 +457,19 @@ pub fn run_batch(
     if let Err(e) = ex.commit() {
         let err = to_reply(Err(e));
         for r in &mut replies {
+            // `run_in` counted the replies that were errors already.
+            if !r.is_error() {
+                srv.stats.count_reply(&err);
+            }
             *r = err.clone();
         }
     }
     replies
 }
 
-/// Runs one command inside a shared overlay (a pipelined run or an EXEC) and records
-/// its metrics; the caller commits.
+/// Runs one command inside a shared overlay (a pipelined run or an EXEC), records
+/// its metrics and counts its reply if it is an error (an error inside EXEC's
+/// array counts, as in Redis); the caller commits.
 pub fn run_in<'a>(
     srv: &'a Server,
     sess: &mut Session,
@@ -450,9 +480,13 @@ pub fn run_in<'a>(
     let started = std::time::Instant::now();
     srv.before_command(spec.name);
     let r = to_reply((spec.run)(&mut Cx { srv, sess, ex }, args));
-    srv.ctx
-        .metrics
-        .record("redis", spec.name, started.elapsed(), r.is_error());
+    srv.ctx.metrics.record(
+        "redis",
+        stat_name(spec, args),
+        started.elapsed(),
+        r.is_error(),
+    );
+    srv.stats.count_reply(&r);
     r
 }
 
@@ -461,11 +495,27 @@ pub fn run_in<'a>(
 pub struct Dispatched {
     /// The reply to send.
     pub reply: Reply,
-    /// The command's name for metrics and `CLIENT LIST` (`unknown` if unknown).
+    /// The command's name for metrics and `CLIENT LIST` ([`stat_name`];
+    /// `unknown` for an unknown command or subcommand).
     pub name: &'static str,
     /// Queued inside MULTI (`+QUEUED`): as in Redis, the command counts in the
     /// metrics when EXEC runs it ([`run_in`] records it), not now.
     pub queued: bool,
+    /// Refused before it ran (unknown, wrong arity, not authenticated): Redis's
+    /// `rejected_calls`, not a call.
+    pub rejected: bool,
+}
+
+/// A refusal of a command before it runs or is queued; inside MULTI it makes
+/// EXEC fail with EXECABORT, as in Redis.
+fn refuse(sess: &mut Session, message: String, name: &'static str) -> Dispatched {
+    sess.multi_error |= sess.multi.is_some();
+    Dispatched {
+        reply: Reply::Error(message),
+        name,
+        queued: false,
+        rejected: true,
+    }
 }
 
 /// Handles one command from the client: checks, MULTI queueing, execution.
@@ -481,41 +531,41 @@ pub fn dispatch_spec(
     args: &[Bytes],
     spec: Option<&'static Spec>,
 ) -> Dispatched {
-    let done = |reply, name| Dispatched {
+    let done = |reply, name, queued| Dispatched {
         reply,
         name,
-        queued: false,
+        queued,
+        rejected: false,
     };
     if args.is_empty() {
-        return done(Reply::Nil, "unknown");
+        return done(Reply::Nil, "unknown", false);
     }
     let Some(spec) = spec else {
-        sess.multi_error |= sess.multi.is_some();
-        return done(Reply::Error(unknown_command(args)), "unknown");
+        return refuse(sess, unknown_command(args), "unknown");
     };
     if !spec.arity_ok(args.len()) {
-        sess.multi_error |= sess.multi.is_some();
-        return done(Reply::Error(wrong_args(spec.name)), spec.name);
+        return refuse(sess, wrong_args(spec.name), spec.name);
     }
     if let Some(e) = subcommand_error(spec, args) {
-        sess.multi_error |= sess.multi.is_some();
-        return done(Reply::Error(e), spec.name);
+        // Counted where Redis counts it: under `config|get` for a wrong argument
+        // count, nowhere (`unknown`) for an unknown subcommand.
+        let name = args
+            .get(1)
+            .and_then(|sub| subcommand(spec.name, sub))
+            .map_or("unknown", |(full, _)| full);
+        return refuse(sess, e, name);
     }
+    let name = stat_name(spec, args);
     if !sess.authed && !spec.flags.contains(&"no_auth") {
-        sess.multi_error |= sess.multi.is_some();
-        return done(Reply::err("NOAUTH Authentication required."), spec.name);
+        return refuse(sess, "NOAUTH Authentication required.".into(), name);
     }
     if let Some(queue) = sess.multi.as_mut()
         && spec.scope != Scope::Control
     {
         queue.push(args.to_vec());
-        return Dispatched {
-            reply: Reply::Simple("QUEUED"),
-            name: spec.name,
-            queued: true,
-        };
+        return done(Reply::Simple("QUEUED"), name, true);
     }
-    done(run_single(srv, sess, spec, args), spec.name)
+    done(run_single(srv, sess, spec, args), name, false)
 }
 
 // ---- reply size ----

@@ -1,6 +1,7 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL, INFO, COMMAND, CONFIG, TIME.
 
 use bytes::Bytes;
+use shale_server::CommandSnapshot;
 
 use super::{COMMANDS, Cx, is, lookup};
 use crate::exec::{CmdResult, fail};
@@ -110,6 +111,45 @@ fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
+/// Redis shows no figures for unknown commands and subcommands.
+fn shown(c: &CommandSnapshot) -> bool {
+    c.command != "unknown"
+}
+
+/// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,failed_calls=…`.
+fn commandstats(snap: &[CommandSnapshot]) -> Vec<(String, String)> {
+    snap.iter()
+        .filter(|c| shown(c))
+        .map(|c| {
+            let per_call = c.total_micros as f64 / c.calls.max(1) as f64;
+            kv(
+                &format!("cmdstat_{}", c.command),
+                format!(
+                    "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                    c.calls, c.total_micros, c.rejected, c.errors
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `latency_percentiles_usec_<name>:p50=…,p99=…,p99.9=…` of the commands that ran.
+fn latencystats(snap: &[CommandSnapshot]) -> Vec<(String, String)> {
+    snap.iter()
+        .filter(|c| shown(c) && c.calls > 0)
+        .map(|c| {
+            let [p50, _, p99, p999, _] = c.percentiles_micros;
+            kv(
+                &format!("latency_percentiles_usec_{}", c.command),
+                format!(
+                    "p50={:.3},p99={:.3},p99.9={:.3}",
+                    p50 as f64, p99 as f64, p999 as f64
+                ),
+            )
+        })
+        .collect()
+}
+
 /// `INFO [section ...]`.
 pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let wanted: Vec<String> = args
@@ -205,11 +245,14 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     // Counters since start, or since the last CONFIG RESETSTAT.
     let baseline = cx.srv.stats.baseline();
     let mut figures = ctx.metrics.mark("redis", extra("latencystats"));
-    let (mut hits, mut misses) = (cx.srv.stats.keyspace_hits(), cx.srv.stats.keyspace_misses());
+    let rs = &cx.srv.stats;
+    let (mut hits, mut misses) = (rs.keyspace_hits(), rs.keyspace_misses());
+    let mut errors = rs.error_replies();
     if let Some(b) = &baseline {
         figures = figures.since(&b.metrics);
         hits = hits.saturating_sub(b.keyspace_hits);
         misses = misses.saturating_sub(b.keyspace_misses);
+        errors = errors.saturating_sub(b.error_replies);
     }
     if want("stats") {
         section(
@@ -223,6 +266,9 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 kv("total_net_output_bytes", figures.bytes_written),
                 kv("keyspace_hits", hits),
                 kv("keyspace_misses", misses),
+                // Redis counts errors from its master and AOF here; ShaleDB has none.
+                kv("unexpected_error_replies", 0),
+                kv("total_error_replies", errors),
                 kv("shaledb_writes", stats.writes),
                 kv("shaledb_gets", stats.gets),
                 kv(
@@ -243,40 +289,22 @@ pub fn info(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
             &[kv("role", "master"), kv("connected_slaves", 0)],
         );
     }
-    if extra("commandstats") || extra("latencystats") {
-        let snap = figures.commands();
-        if extra("commandstats") {
-            let lines: Vec<_> = snap
-                .iter()
-                .map(|c| {
-                    let per_call = c.total_micros as f64 / c.calls.max(1) as f64;
-                    kv(
-                        &format!("cmdstat_{}", c.command),
-                        format!(
-                            "calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}",
-                            c.calls, c.total_micros, c.errors
-                        ),
-                    )
-                })
-                .collect();
-            section(&mut out, "Commandstats", &lines);
-        }
-        if extra("latencystats") {
-            let lines: Vec<_> = snap
-                .iter()
-                .map(|c| {
-                    let [p50, _, p99, p999, _] = c.percentiles_micros;
-                    kv(
-                        &format!("latency_percentiles_usec_{}", c.command),
-                        format!(
-                            "p50={:.3},p99={:.3},p99.9={:.3}",
-                            p50 as f64, p99 as f64, p999 as f64
-                        ),
-                    )
-                })
-                .collect();
-            section(&mut out, "Latencystats", &lines);
-        }
+    // Redis's order: commandstats, errorstats (also in the default set),
+    // latencystats.
+    let snap = figures.commands();
+    if extra("commandstats") {
+        section(&mut out, "Commandstats", &commandstats(&snap));
+    }
+    if want("errorstats") {
+        let lines: Vec<_> = rs
+            .error_prefixes_since(baseline.as_deref())
+            .into_iter()
+            .map(|(prefix, n)| kv(&format!("errorstat_{prefix}"), format!("count={n}")))
+            .collect();
+        section(&mut out, "Errorstats", &lines);
+    }
+    if extra("latencystats") {
+        section(&mut out, "Latencystats", &latencystats(&snap));
     }
     if want("keyspace") {
         let mut lines = Vec::new();

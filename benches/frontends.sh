@@ -9,12 +9,15 @@
 #
 # Environment: N (requests per redis-benchmark run), KEYSPACE (-r, default 1000000),
 # CLIENTS (-c, default 50), SECS (memcaslap run time, default 20), OUT (default
-# docs/benchmarks), BIN (a `shale` binary instead of building one),
+# docs/benchmarks), BIN (a `shale` binary instead of building one), BLOCK_CACHE
+# (shale's block cache in bytes, default 512 MiB: memcached runs with -m 1024 and
+# redis-server keeps everything in memory; 0 keeps the engine default of 64 MiB),
 # CARGO_TARGET_DIR (default /tmp/target-bench). Needs scripts/install-test-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000000}
 KEYSPACE=${KEYSPACE:-1000000}
+BLOCK_CACHE=${BLOCK_CACHE:-536870912}
 CLIENTS=${CLIENTS:-50}
 SECS=${SECS:-20}
 OUT=${OUT:-docs/benchmarks}
@@ -56,7 +59,10 @@ run_redis_server() { # name extra-args...
 run_shale() { # name appendfsync
     local name=$1
     local rport mport; rport=$(free_port); mport=$(free_port)
-    "$BIN" --db "$WORK/$name" serve --protocols redis,memcache --redis "127.0.0.1:$rport" --memcache "127.0.0.1:$mport" \
+    local config="$WORK/$name.toml"
+    : > "$config"
+    [[ "$BLOCK_CACHE" != 0 ]] && printf '[engine]\nblock_cache_size = %s\n' "$BLOCK_CACHE" > "$config"
+    "$BIN" --db "$WORK/$name" serve --config "$config" --protocols redis,memcache --redis "127.0.0.1:$rport" --memcache "127.0.0.1:$mport" \
         --appendfsync "$2" > "$WORK/$name.out" 2> "$WORK/$name.log" &
     local pid=$!; PIDS+=("$pid"); wait_port "$rport"
     for p in 16 1; do redis_bench "$name" "$rport" "$p"; done
@@ -85,7 +91,7 @@ run_redis_server redis-aof-everysec --appendonly yes --appendfsync everysec --sa
 run_redis_server redis-default
 run_memcached
 
-python3 - "$CSV" "$OUT/frontends.md" "$N" "$CLIENTS" <<'EOF'
+python3 - "$CSV" "$OUT/frontends.md" "$N" "$CLIENTS" "$BLOCK_CACHE" <<'EOF'
 import csv, sys, platform, os
 rows = list(csv.DictReader(open(sys.argv[1])))
 out = open(sys.argv[2], "w")
@@ -96,6 +102,7 @@ def get(server, workload, pipeline):
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 out.write(f"# Front ends vs the real servers\n\nOne run of `benches/frontends.sh` on {os.cpu_count()} cores ({cpu}); "
           f"clients and servers share the machine. redis-benchmark `-t set,get -n {sys.argv[3]} -r 1000000 -c {sys.argv[4]} -d 100`; "
+          f"shale's block cache {sys.argv[5]} bytes (0: the engine default); "
           "memcaslap `-T 2 -c 50 -X 100` (9:1 get:set).\n\n")
 out.write("| workload | pipeline | shale ops/s | redis AOF everysec ops/s | ratio | redis default ops/s | ratio | shale p99 ms | redis AOF p99 ms |\n|---|---|---|---|---|---|---|---|---|\n")
 for w in ("set", "get"):

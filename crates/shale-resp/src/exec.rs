@@ -333,23 +333,35 @@ impl<'a> Exec<'a> {
         of_kind(self.lookup(key)?, kind)
     }
 
-    /// Writes `key`'s record (a past expiry deletes the key instead).
+    /// Writes `key`'s record (a past expiry deletes the key instead); a hash's
+    /// record comes with its marker.
     pub fn write_record(&mut self, key: &[u8], rec: &Record) -> CmdResult<()> {
         if rec.expired(self.now) {
             return self.delete_key(key, Some(rec.kind));
         }
         self.touched.push((self.db, Bytes::copy_from_slice(key)));
+        if rec.kind == Kind::Hash {
+            self.put_raw(layout::marker_key(key), Vec::new(), 0)?;
+        }
         self.put_raw(layout::record_key(key), rec.encode(), rec.expiry)
     }
 
-    /// Deletes `key` (its record, and a hash's fields).
+    /// Deletes `key` (its record, and a hash's fields and marker).
     pub fn delete_key(&mut self, key: &[u8], kind: Option<Kind>) -> CmdResult<()> {
         self.touched.push((self.db, Bytes::copy_from_slice(key)));
         self.delete_raw(layout::record_key(key))?;
         if kind == Some(Kind::Hash) {
+            self.delete_raw(layout::marker_key(key))?;
             self.clear_fields(key)?;
         }
         Ok(())
+    }
+
+    /// False if `key` is certainly not a live hash: it has no hash marker, which
+    /// the engine's bloom filters usually tell without reading a data block. True
+    /// means it may be one (or was one and expired): look its record up.
+    pub fn may_be_hash(&mut self, key: &[u8]) -> CmdResult<bool> {
+        Ok(self.get_raw(&layout::marker_key(key))?.is_some())
     }
 
     /// Deletes every field record of `key`: point deletes for a few (usually none:
@@ -393,6 +405,7 @@ impl<'a> Exec<'a> {
         expiry: u64,
     ) -> CmdResult<()> {
         if old.is_some_and(|r| r.kind == Kind::Hash) {
+            self.delete_raw(layout::marker_key(key))?;
             self.clear_fields(key)?;
         }
         self.write_record(key, &Record::string(value, expiry))

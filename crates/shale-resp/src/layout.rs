@@ -4,6 +4,10 @@
 //!   (0 = none) ‖ payload`; a string's payload is its bytes, a hash's its field
 //!   count as u64 LE.
 //! - Hash field: engine key `b'h' ‖ len(userkey) u32 BE ‖ userkey ‖ field` → value.
+//! - Hash marker: engine key `b'm' ‖ userkey` → empty, present whenever the key's
+//!   record is a hash, so a plain SET learns "not a hash" from the bloom filters
+//!   without reading the record.
+//! - Layout version: engine key [`LAYOUT_KEY`] → [`LAYOUT_VERSION`] as u8.
 
 use bytes::Bytes;
 
@@ -20,10 +24,17 @@ pub const HEADER_LEN: usize = 10;
 pub const KEY_PREFIX: u8 = b'k';
 /// Prefix of hash field records.
 pub const FIELD_PREFIX: u8 = b'h';
-/// Every engine key of a Redis DB lies in `[DB_START, DB_END)`.
+/// Prefix of hash markers.
+pub const MARKER_PREFIX: u8 = b'm';
+/// Every engine key of a Redis DB's data lies in `[DB_START, DB_END)`.
 pub const DB_START: &[u8] = b"h";
 /// See [`DB_START`].
-pub const DB_END: &[u8] = b"l";
+pub const DB_END: &[u8] = b"n";
+/// The engine key holding the layout version of a DB's keyspace (outside the data
+/// range, so FLUSHDB keeps it).
+pub const LAYOUT_KEY: &[u8] = b"f:layout";
+/// Layout version 2: hash markers exist (version 1, without the key, had none).
+pub const LAYOUT_VERSION: u8 = 2;
 
 /// The type of a Redis value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +143,14 @@ pub fn record_key(key: &[u8]) -> Vec<u8> {
     v
 }
 
+/// The engine key of `key`'s hash marker.
+pub fn marker_key(key: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + key.len());
+    v.push(MARKER_PREFIX);
+    v.extend_from_slice(key);
+    v
+}
+
 /// The common prefix of the engine keys of `key`'s hash fields.
 pub fn field_prefix(key: &[u8]) -> Vec<u8> {
     let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
@@ -183,6 +202,9 @@ mod tests {
     #[test]
     fn keys() {
         assert_eq!(record_key(b"ab"), b"kab");
+        assert_eq!(marker_key(b"ab"), b"mab");
+        assert!(marker_key(b"\xff").as_slice() < DB_END);
+        assert!(LAYOUT_KEY < DB_START);
         assert_eq!(field_key(b"ab", b"f"), b"h\0\0\0\x02abf");
         assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
         assert!(

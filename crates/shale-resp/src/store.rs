@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use bytes::Bytes;
 use shale_server::{Context, Metrics, StatsMark};
-use shaledb::Keyspace;
+use shaledb::{Keyspace, WriteBatch};
 
 use crate::RedisConfig;
+use crate::layout::{self, Kind, Record};
 use crate::resp::Reply;
 
 /// A watcher's "a watched key changed" flag.
@@ -129,8 +130,56 @@ impl Server {
             return Ok(ks.clone());
         }
         let ks = self.ctx.db.keyspace(&format!("redis.{db}"))?;
+        self.ensure_layout(&ks)?;
         *g = Some(ks.clone());
         Ok(ks)
+    }
+
+    /// Brings a database's keyspace to the current layout on its first use in
+    /// this process (commands on it wait; see `docs/format/resp.md`): a keyspace
+    /// written by layout 1 has hashes without markers, so one pass over its key
+    /// records writes them, then the layout key, last, so an interrupted pass is
+    /// simply run again. A layout newer than this build's is refused.
+    fn ensure_layout(&self, ks: &Keyspace) -> shaledb::Result<()> {
+        const MARKERS_PER_BATCH: usize = 10_000;
+        match ks.get(layout::LAYOUT_KEY)? {
+            Some(v) if v.as_ref() == [layout::LAYOUT_VERSION] => return Ok(()),
+            Some(v) => {
+                return Err(shaledb::Error::invalid(format!(
+                    "keyspace {} has Redis layout {:?}; this build reads layout {}",
+                    ks.name(),
+                    v.as_ref(),
+                    layout::LAYOUT_VERSION
+                )));
+            }
+            None => {}
+        }
+        let id = ks.id();
+        let mut batch = WriteBatch::new();
+        let mut markers = 0u64;
+        let start = [layout::KEY_PREFIX];
+        let end = [layout::KEY_PREFIX + 1];
+        for item in ks.range(start.as_slice()..end.as_slice()) {
+            let (k, v) = item?;
+            let is_hash = Record::decode(&v).is_some_and(|r| r.kind == Kind::Hash);
+            if let (true, Some(user_key)) = (is_hash, k.get(1..)) {
+                batch.put_in(id, layout::marker_key(user_key), []);
+                markers += 1;
+                if batch.count() as usize >= MARKERS_PER_BATCH {
+                    self.ctx.write(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        batch.put_in(id, layout::LAYOUT_KEY, [layout::LAYOUT_VERSION]);
+        self.ctx.write(batch)?;
+        if markers > 0 {
+            tracing::info!(
+                keyspace = ks.name(),
+                markers,
+                "Redis layout 1 -> 2: hash markers written"
+            );
+        }
+        Ok(())
     }
 
     /// Keyspace of `db` only if it already exists in the engine (no creation).

@@ -117,8 +117,13 @@ fn set_generic(
         None => 0,
     };
     // With GET the old value is read (a keyspace hit or miss, as Redis's
-    // getGenericCommand counts); without, only its existence and TTL matter.
-    let old = if o.get {
+    // getGenericCommand counts); without, only its existence and TTL matter. A
+    // plain SET needs the old record only to clear a hash's fields: without a hash
+    // marker there is none, and the record is not read at all.
+    let plain = !(o.get || o.nx || o.xx || o.keepttl);
+    let old = if plain && !cx.ex.may_be_hash(key)? {
+        None
+    } else if o.get {
         cx.ex.read(key)?
     } else {
         cx.ex.lookup(key)?

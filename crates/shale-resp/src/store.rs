@@ -130,7 +130,13 @@ impl Server {
             return Ok(ks.clone());
         }
         let ks = self.ctx.db.keyspace(&format!("redis.{db}"))?;
-        self.ensure_layout(&ks)?;
+        match self.ensure_layout(&ks) {
+            Ok(()) => {}
+            // The engine refuses writes until reopened (so SET cannot go wrong
+            // without markers either): serve reads, and try again next time.
+            Err(shaledb::Error::Poisoned(_)) => return Ok(ks),
+            Err(e) => return Err(e),
+        }
         *g = Some(ks.clone());
         Ok(ks)
     }

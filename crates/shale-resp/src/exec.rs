@@ -351,10 +351,15 @@ impl<'a> Exec<'a> {
         self.touched.push((self.db, Bytes::copy_from_slice(key)));
         self.delete_raw(layout::record_key(key))?;
         if kind == Some(Kind::Hash) {
-            self.delete_raw(layout::marker_key(key))?;
-            self.clear_fields(key)?;
+            self.clear_hash(key)?;
         }
         Ok(())
+    }
+
+    /// Deletes what a hash keeps beside its record: its marker and its fields.
+    fn clear_hash(&mut self, key: &[u8]) -> CmdResult<()> {
+        self.delete_raw(layout::marker_key(key))?;
+        self.clear_fields(key)
     }
 
     /// False if `key` is certainly not a live hash: it has no hash marker, which
@@ -405,8 +410,7 @@ impl<'a> Exec<'a> {
         expiry: u64,
     ) -> CmdResult<()> {
         if old.is_some_and(|r| r.kind == Kind::Hash) {
-            self.delete_raw(layout::marker_key(key))?;
-            self.clear_fields(key)?;
+            self.clear_hash(key)?;
         }
         self.write_record(key, &Record::string(value, expiry))
     }

@@ -71,12 +71,7 @@ impl KeyspaceOptions {
         if self.block_size == 0 || self.block_size > 1 << 30 {
             return Err(Error::invalid("block_size must be 1 B to 1 GiB"));
         }
-        if !(0.0..=0.25).contains(&self.memtable_bloom_size_ratio) {
-            return Err(Error::invalid(format!(
-                "memtable_bloom_size_ratio must be between 0 and 0.25, not {}",
-                self.memtable_bloom_size_ratio
-            )));
-        }
+        check_memtable_bloom_size_ratio(self.memtable_bloom_size_ratio)?;
         if self.default_ttl.is_some_and(|t| t.is_zero()) {
             return Err(Error::invalid(
                 "default_ttl must be positive (None for no expiry)",
@@ -103,6 +98,18 @@ impl KeyspaceOptions {
                 .map_or(0, |d| d.as_secs()),
             ..TableOptions::default()
         }
+    }
+}
+
+/// Rejects a memtable filter share outside 0..=0.25 (NaN included), for
+/// [`Options`] and [`KeyspaceOptions`] alike.
+pub(crate) fn check_memtable_bloom_size_ratio(ratio: f64) -> Result<()> {
+    if (0.0..=0.25).contains(&ratio) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "memtable_bloom_size_ratio must be between 0 and 0.25, not {ratio}"
+        )))
     }
 }
 

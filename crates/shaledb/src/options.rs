@@ -233,12 +233,7 @@ impl Options {
                 "max_manifest_size must be at least 1024 bytes",
             ));
         }
-        if !(0.0..=0.25).contains(&self.memtable_bloom_size_ratio) {
-            return Err(Error::invalid(format!(
-                "memtable_bloom_size_ratio must be between 0 and 0.25, not {}",
-                self.memtable_bloom_size_ratio
-            )));
-        }
+        crate::keyspace_options::check_memtable_bloom_size_ratio(self.memtable_bloom_size_ratio)?;
         for (name, ks) in &self.keyspace_options {
             crate::keyspace_options::validate_name(name)?;
             ks.validate()

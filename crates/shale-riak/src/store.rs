@@ -5,30 +5,12 @@
 
 use std::ops::Bound;
 
+use shale_server::ConflictRetry;
 use shaledb::{Db, Keyspace, MAX_KEY_SIZE, WriteOptions};
 
 use crate::layout::{self, BucketId, TAG_OBJECT, Term};
 use crate::object::StoredObject;
 use crate::reply::Fail;
-
-/// Transaction attempts before a write gives up on repeated conflicts.
-const MAX_ATTEMPTS: usize = 64;
-
-/// Waits a little before attempt `attempt` (from 1) of a transaction that lost a
-/// conflict, so writers of one hot key take turns instead of retrying in lockstep
-/// until they run out of attempts: a yield at first, then up to about a
-/// millisecond, growing with the attempt and spread by the thread's own clock.
-fn backoff(attempt: usize) {
-    if attempt < 4 {
-        std::thread::yield_now();
-        return;
-    }
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()) % 64);
-    let micros = (8u64 << attempt.min(7)).min(1000) + jitter;
-    std::thread::sleep(std::time::Duration::from_micros(micros));
-}
 
 /// Reads the object `key` of bucket `b`.
 pub fn get(ks: &Keyspace, b: &BucketId, key: &[u8]) -> Result<Option<StoredObject>, Fail> {
@@ -71,10 +53,8 @@ pub fn put(
     let okey = layout::object_key(b, key);
     check_key_len(&okey)?;
     let mut last = None;
-    for attempt in 0..MAX_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt);
-        }
+    let mut retry = ConflictRetry::new();
+    while retry.next_attempt() {
         let mut tx = db.transaction();
         let old = match tx.get_in(ks, &okey)? {
             Some(raw) => Some(decode(&raw)?),
@@ -127,10 +107,8 @@ pub fn delete(
     let okey = layout::object_key(b, key);
     check_key_len(&okey)?;
     let mut last = None;
-    for attempt in 0..MAX_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt);
-        }
+    let mut retry = ConflictRetry::new();
+    while retry.next_attempt() {
         let mut tx = db.transaction();
         let old = match tx.get_in(ks, &okey)? {
             Some(raw) => decode(&raw)?,

@@ -6,7 +6,8 @@
 //! connection (the [`shaledb::Db`], [`Limits`], [`SyncPolicy`], [`Metrics`], the
 //! [`Clients`] registry and the [`Shutdown`] signal), the accept loop with its
 //! client limit and graceful drain ([`serve_connections`]), the background WAL
-//! syncer for `everysec`, and the admin HTTP endpoint (`/metrics`, `/health`).
+//! syncer for `everysec`, the backoff between retries of a conflicting
+//! transaction ([`ConflictRetry`]), and the admin HTTP endpoint (`/metrics`, `/health`).
 
 mod admin;
 mod clients;
@@ -15,6 +16,7 @@ mod durability;
 mod limits;
 mod listener;
 mod metrics;
+mod retry;
 mod shutdown;
 
 pub use admin::serve_admin;
@@ -24,4 +26,5 @@ pub use durability::{SyncPolicy, spawn_wal_syncer};
 pub use limits::Limits;
 pub use listener::serve_connections;
 pub use metrics::{CommandSnapshot, Metrics, StatsMark};
+pub use retry::{ConflictRetry, MAX_CONFLICT_ATTEMPTS};
 pub use shutdown::Shutdown;

@@ -11,7 +11,7 @@ pub mod ttl;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
-use shale_server::Context;
+use shale_server::{ConflictRetry, Context};
 use shaledb::{Db, Keyspace, Transaction};
 
 use crate::catalog::{Catalog, TableMeta};
@@ -204,13 +204,15 @@ pub fn tx_put(tx: &mut Transaction, t: &Table, key: &[u8], item: Option<&Item>) 
     Ok(())
 }
 
-/// Runs `f` in a transaction and commits it, retrying on write conflicts.
+/// Runs `f` in a transaction and commits it, retrying on write conflicts with
+/// the servers' shared backoff ([`ConflictRetry`]).
 pub fn with_retry<T>(
     st: &State,
     mut f: impl FnMut(&mut Transaction) -> DynResult<T>,
 ) -> DynResult<T> {
     let wo = st.ctx.write_options();
-    for _ in 0..100 {
+    let mut retry = ConflictRetry::new();
+    while retry.next_attempt() {
         let mut tx = st.ctx.db.transaction();
         let r = f(&mut tx)?;
         match tx.commit_opt(&wo) {

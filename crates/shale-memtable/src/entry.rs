@@ -7,25 +7,33 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 use shale_core::key::{compare_internal_keys, split_internal_key};
 
-/// The first 8 bytes of an internal key's user key as a big-endian number, zero-padded
-/// when shorter. Comparing two of these orders like the user keys wherever they
-/// differ (a zero pad sorts before every byte, as the end of a shorter key does), so
-/// a skiplist search decides most steps from the node alone, without following the
-/// pointer to the key bytes: one cache miss per step instead of two. Equal prefixes
-/// fall back to the full comparison.
-pub(crate) fn key_prefix(internal_key: &[u8]) -> u64 {
+/// The first 16 bytes of an internal key's user key as a big-endian number,
+/// zero-padded when shorter. Comparing two of these orders like the user keys
+/// wherever they differ (a zero pad sorts before every byte, as the end of a shorter
+/// key does), so a skiplist search decides most steps from the node alone, without
+/// following the pointer to the key bytes: one cache miss per step instead of two.
+/// Equal prefixes fall back to the full comparison. Sixteen bytes, not eight,
+/// because keys often share a longer head than eight bytes (`user:0000…`, a
+/// front end's tag byte in front of `key:…`), and such keys would tie on every step.
+pub(crate) fn key_prefix(internal_key: &[u8]) -> Prefix {
     let (user, _) = split_internal_key(internal_key);
-    let mut p = [0u8; 8];
-    let n = user.len().min(8);
+    let mut p = [0u8; 16];
+    let n = user.len().min(16);
     if let (Some(dst), Some(src)) = (p.get_mut(..n), user.get(..n)) {
         dst.copy_from_slice(src);
     }
-    u64::from_be_bytes(p)
+    let (hi, lo) = p.split_at(8);
+    let word = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or_default());
+    (word(hi), word(lo))
 }
+
+/// A [`key_prefix`]: two big-endian words, compared in order (not a `u128`, whose
+/// 16-byte alignment would pad every skiplist node).
+pub(crate) type Prefix = (u64, u64);
 
 /// Orders two internal keys given their [`key_prefix`]es: the prefixes first, the
 /// bytes only on a tie.
-fn compare_with_prefix(pa: u64, a: &[u8], pb: u64, b: &[u8]) -> Ordering {
+fn compare_with_prefix(pa: Prefix, a: &[u8], pb: Prefix, b: &[u8]) -> Ordering {
     pa.cmp(&pb).then_with(|| compare_internal_keys(a, b))
 }
 
@@ -34,7 +42,7 @@ fn compare_with_prefix(pa: u64, a: &[u8], pb: u64, b: &[u8]) -> Ordering {
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     /// [`key_prefix`] of the internal key, inline in the skiplist node.
-    prefix: u64,
+    prefix: Prefix,
     data: Bytes,
     /// Length of the internal key at the front of `data` (user keys are at most
     /// 64 KiB, so it fits).
@@ -84,7 +92,7 @@ pub(crate) trait KeyView {
     /// The encoded internal key.
     fn internal_key(&self) -> &[u8];
     /// Its [`key_prefix`].
-    fn prefix(&self) -> u64;
+    fn prefix(&self) -> Prefix;
 }
 
 impl KeyView for Entry {
@@ -92,7 +100,7 @@ impl KeyView for Entry {
         Entry::internal_key(self)
     }
 
-    fn prefix(&self) -> u64 {
+    fn prefix(&self) -> Prefix {
         self.prefix
     }
 }
@@ -100,7 +108,7 @@ impl KeyView for Entry {
 /// A borrowed internal key to search for.
 pub(crate) struct Probe<'a> {
     key: &'a [u8],
-    prefix: u64,
+    prefix: Prefix,
 }
 
 impl<'a> Probe<'a> {
@@ -118,7 +126,7 @@ impl KeyView for Probe<'_> {
         self.key
     }
 
-    fn prefix(&self) -> u64 {
+    fn prefix(&self) -> Prefix {
         self.prefix
     }
 }
@@ -193,12 +201,12 @@ mod tests {
         v
     }
 
-    /// Short keys, zero bytes and shared 8-byte prefixes are where a prefix could
+    /// Short keys, zero bytes and shared 16-byte prefixes are where a prefix could
     /// disagree with the bytes: bias the keys towards them.
     fn user_key() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(
             prop_oneof![Just(0u8), Just(1u8), Just(0xffu8), any::<u8>()],
-            0..12,
+            0..20,
         )
     }
 
@@ -228,8 +236,8 @@ mod tests {
 
     #[test]
     fn prefixes_of_short_and_padded_keys() {
-        assert_eq!(key_prefix(&ikey(b"", 1, 1)), 0);
-        assert_eq!(key_prefix(&ikey(b"a", 1, 1)), 0x6100_0000_0000_0000);
+        assert_eq!(key_prefix(&ikey(b"", 1, 1)), (0, 0));
+        assert_eq!(key_prefix(&ikey(b"a", 1, 1)), (0x6100_0000_0000_0000, 0));
         // "a" and "a\0" share a prefix: the bytes decide, and "a" sorts first.
         let (a, a0) = (ikey(b"a", 1, 1), ikey(b"a\0", 1, 1));
         assert_eq!(key_prefix(&a), key_prefix(&a0));
@@ -237,8 +245,12 @@ mod tests {
             compare_with_prefix(key_prefix(&a), &a, key_prefix(&a0), &a0),
             Ordering::Less
         );
-        // Only the first 8 bytes count.
+        // Only the first 16 bytes count.
         assert_eq!(
+            key_prefix(&ikey(b"abcdefghijklmnopZ", 1, 1)),
+            key_prefix(&ikey(b"abcdefghijklmnopA", 1, 1))
+        );
+        assert_ne!(
             key_prefix(&ikey(b"abcdefghZ", 1, 1)),
             key_prefix(&ikey(b"abcdefghA", 1, 1))
         );

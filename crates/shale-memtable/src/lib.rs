@@ -42,10 +42,10 @@ use entry::{Entry, KeyView, Probe};
 pub use iter::MemTableIterator;
 
 /// Estimated bytes per point entry beyond its share of the arena: its skiplist node
-/// (a 40-byte `Entry`, 8 bytes of refcount and height, and on average two 8-byte
+/// (a 56-byte `Entry`, 8 bytes of refcount and height, and on average two 8-byte
 /// tower links), rounded up for the allocator's header and size classes. Range
 /// tombstones, which live outside the arena, count their key bytes plus this.
-pub const ENTRY_OVERHEAD: usize = 80;
+pub const ENTRY_OVERHEAD: usize = 88;
 
 /// What a point lookup found in a memtable.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,10 @@
 //! The memtable: recent writes, in memory, ordered by internal key.
 //!
 //! A lock-free skiplist (`crossbeam-skiplist`) in internal key order
-//! ([`shale_core::key::compare_internal_keys`]), so readers never block the single
-//! writer (the group-commit leader) and vice versa. Every version of a key is kept;
-//! visibility is decided by seqno at read time.
+//! ([`shale_core::key::compare_internal_keys`]), so readers never block writers and
+//! vice versa, and several writers may add at once (the members of a commit group
+//! insert their own batches in parallel). Every version of a key is kept; visibility
+//! is decided by seqno at read time.
 //!
 //! Each entry's internal key and value are copied, back to back, into an append-only
 //! arena of shared chunks (`arena.rs`), and the skiplist key (`entry::Entry`) is a
@@ -66,8 +67,8 @@ pub enum Lookup {
 pub struct MemTable {
     /// Point entries, ordered by internal key; the map's value is unused.
     map: SkipMap<Entry, ()>,
-    /// Where the entries' bytes live. Locked by `add` only (one writer at a time), so
-    /// uncontended.
+    /// Where the entries' bytes live. Locked by `add` only, for the copy alone, so
+    /// contended only while a commit group inserts in parallel.
     arena: Mutex<Arena>,
     /// Arena bytes allocated, plus [`ENTRY_OVERHEAD`] per point entry, plus range
     /// tombstones and their fragmented view.

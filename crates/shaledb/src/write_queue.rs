@@ -6,6 +6,13 @@
 //! asked for it, inserts them into the memtable, publishes the new visible seqno, and
 //! hands each follower its result. The next writer in line then leads the next group.
 //!
+//! The memtable inserts of a group of several writers run in parallel, as RocksDB's
+//! `allow_concurrent_memtable_write` does: after the WAL write the leader offers each
+//! follower its own batch to insert, inserts its own, then inserts every batch no
+//! follower has claimed yet (a follower asleep on its condvar never holds the group
+//! up), and publishes once the claimed ones are in. A follower that is spinning on
+//! its signal does useful work instead of yielding its core.
+//!
 //! Invariants:
 //! * Only the leader touches the WAL and assigns seqnos, so records and seqnos are in
 //!   the same order.
@@ -16,7 +23,7 @@
 //!   failed log is never appended to again, and a failed fsync is never retried.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -64,6 +71,26 @@ struct Writer {
     /// its outcome or leads; lets a waiter spin briefly instead of sleeping.
     signalled: AtomicBool,
     outcome: Mutex<Option<Result<SeqNo>>>,
+    /// The memtable insert of this writer's batch, offered by its group's leader.
+    insert: Mutex<Option<InsertOffer>>,
+    /// Set by whichever of the writer and its leader takes on the insert of its
+    /// batch, so it happens exactly once.
+    insert_claimed: AtomicBool,
+}
+
+/// A follower's batch to insert into its group's memtables.
+struct InsertOffer {
+    group: Arc<GroupInserts>,
+    /// Seqno of the batch's first write.
+    first_seq: SeqNo,
+}
+
+/// The parallel memtable inserts of one group.
+struct GroupInserts {
+    /// The memtables the group writes to.
+    svs: SmallVec<[(u32, Arc<SuperVersion>); 2]>,
+    /// Follower batches claimed by their followers and not yet inserted.
+    in_flight: AtomicUsize,
 }
 
 impl Writer {
@@ -97,6 +124,33 @@ impl Writer {
             }
             std::thread::yield_now();
         }
+    }
+}
+
+impl DbInner {
+    /// Inserts `w`'s batch at `first_seq` into `group`'s memtables unless someone
+    /// (the writer or its leader) already took that on; true if this call did it.
+    fn claim_insert(&self, w: &Writer, group: &GroupInserts, first_seq: SeqNo) -> bool {
+        if w.insert_claimed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        if let Some(batch) = lock(&w.batch).as_ref() {
+            self.apply_to_memtables(&group.svs, batch, first_seq);
+        }
+        true
+    }
+
+    /// A follower's side of the parallel insert: inserts its own batch if its leader
+    /// offered it and has not taken it back.
+    fn help_insert(&self, me: &Writer) {
+        let Some(offer) = lock(&me.insert).take() else {
+            return;
+        };
+        // Counted in flight before the claim, so the leader, which claims what is
+        // left and then waits for the count, never publishes under a running insert.
+        offer.group.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.claim_insert(me, &offer.group, offer.first_seq);
+        offer.group.in_flight.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -220,6 +274,8 @@ impl DbInner {
             cv: Condvar::new(),
             signalled: AtomicBool::new(false),
             outcome: Mutex::new(None),
+            insert: Mutex::new(None),
+            insert_claimed: AtomicBool::new(false),
         });
         let q = &self.writes;
         let mut st = lock(&q.state);
@@ -235,6 +291,7 @@ impl DbInner {
             me.signalled.store(false, Ordering::Relaxed);
             drop(st);
             let signalled = me.spin_for_signal();
+            self.help_insert(&me);
             st = lock(&q.state);
             if !signalled && !me.signalled.load(Ordering::Relaxed) {
                 st = me.cv.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -352,6 +409,44 @@ impl DbInner {
         group
     }
 
+    /// The memtable inserts of a group of several writers (`group[0]` leads): offers
+    /// each follower its batch, inserts its own, then every batch no follower has
+    /// claimed, and returns once the claimed ones are in.
+    fn insert_in_parallel(
+        &self,
+        group: &[Arc<Writer>],
+        svs: SmallVec<[(u32, Arc<SuperVersion>); 2]>,
+        first_seq: SeqNo,
+    ) {
+        let inserts = Arc::new(GroupInserts {
+            svs,
+            in_flight: AtomicUsize::new(0),
+        });
+        let mut seqs: SmallVec<[SeqNo; 8]> = SmallVec::with_capacity(group.len());
+        let mut next = first_seq;
+        for w in group {
+            seqs.push(next);
+            next += u64::from(w.count);
+        }
+        for (w, &seq) in group.iter().zip(&seqs).skip(1) {
+            *lock(&w.insert) = Some(InsertOffer {
+                group: Arc::clone(&inserts),
+                first_seq: seq,
+            });
+            // Seen by a follower spinning on its signal; one asleep on its condvar is
+            // not woken (its batch is inserted here instead). Its wait loop checks
+            // its outcome under the queue lock, so the extra flag is harmless.
+            w.signalled.store(true, Ordering::Release);
+        }
+        for (w, &seq) in group.iter().zip(&seqs) {
+            self.claim_insert(w, &inserts, seq);
+        }
+        // What is still in flight was claimed by followers that are running it.
+        while inserts.in_flight.load(Ordering::Acquire) > 0 {
+            std::thread::yield_now();
+        }
+    }
+
     /// Room check (rotation, stalls), WAL append (+ sync), memtable insert, publish.
     /// Runs without the queue lock.
     fn write_group(&self, group: &[Arc<Writer>], first_seq: SeqNo, total: u64) -> Result<SeqNo> {
@@ -370,11 +465,20 @@ impl DbInner {
             .collect();
         self.make_room_for_write(bytes, &kss)?;
         // The leader's batch, with its followers' appended: one WAL record. (Every
-        // batch is still there: only this group's leader takes them.)
-        let mut batches = group.iter().filter_map(|w| lock(&w.batch).take());
-        let mut batch = batches.next().unwrap_or_default();
-        for b in batches {
-            batch.append(&b);
+        // batch is still there: only this group's leader takes or reads them.) A
+        // lone writer's batch is the record; a group's batches stay with their
+        // writers for the parallel insert.
+        let mut batch = if group.len() == 1 {
+            lock(&group[0].batch).take().unwrap_or_default()
+        } else {
+            WriteBatch::new()
+        };
+        if group.len() > 1 {
+            for w in group {
+                if let Some(b) = lock(&w.batch).as_ref() {
+                    batch.append(b);
+                }
+            }
         }
         batch.set_seq(first_seq);
         let batch = &batch;
@@ -390,7 +494,11 @@ impl DbInner {
         // Only the leader rotates memtables, so these are the ones the group belongs in.
         let svs: SmallVec<[(u32, Arc<SuperVersion>); 2]> =
             kss.iter().map(|k| (k.id, k.super_version())).collect();
-        self.apply_to_memtables(&svs, batch, first_seq);
+        if group.len() == 1 {
+            self.apply_to_memtables(&svs, batch, first_seq);
+        } else {
+            self.insert_in_parallel(group, svs, first_seq);
+        }
         self.visible_seq.store(last_seq, Ordering::Release);
         self.stats.write_groups.fetch_add(1, Ordering::Relaxed);
         self.stats

@@ -178,3 +178,84 @@ fn concurrent_synced_writers_all_survive_power_loss() {
         "every acknowledged synced write survives"
     );
 }
+
+/// Commit groups of several writers insert their batches in parallel: every batch
+/// (two keys in the default keyspace and one in another, one value) is seen whole
+/// or not at all by snapshots taken meanwhile, and everything is there at the end.
+/// Writers keep going, round after round, until the stats show that groups of
+/// several writers were formed, so the parallel path is known to have run.
+#[test]
+fn parallel_memtable_inserts_keep_batches_atomic() {
+    const THREADS: u64 = 6;
+    const PER_ROUND: u64 = 400;
+    let fs = MemFs::new();
+    let opts = common::tiny_lsm_options(&fs);
+    let db = Db::open("/db", opts.clone()).unwrap();
+    let other = db.keyspace("other").unwrap();
+    let mut rounds = 0u64;
+    while rounds < 50 {
+        rounds += 1;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (db, other, round) = (db.clone(), other.clone(), rounds);
+                s.spawn(move || {
+                    for i in 0..PER_ROUND {
+                        let v = format!("{round}:{i}");
+                        let mut b = WriteBatch::new();
+                        b.put(format!("a{t}"), &v).put(format!("b{t}"), &v);
+                        b.put_in(other.id(), format!("c{t}"), &v);
+                        db.write(b, &WriteOptions::default()).unwrap();
+                    }
+                });
+            }
+            let (reader, other, done) = (db.clone(), other.clone(), &done);
+            s.spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    // A transaction reads at its snapshot, in every keyspace.
+                    let mut snap = reader.transaction();
+                    for t in 0..THREADS {
+                        let a = snap.get(format!("a{t}")).unwrap();
+                        let b = snap.get(format!("b{t}")).unwrap();
+                        let c = snap.get_in(&other, format!("c{t}")).unwrap();
+                        assert_eq!(a, b, "t{t}: a and b of one batch");
+                        assert_eq!(a, c, "t{t}: a and c (other keyspace) of one batch");
+                    }
+                }
+            });
+            // The reader stops once the writers are done.
+            while (0..THREADS).any(|t| {
+                db.get(format!("a{t}")).unwrap().as_deref()
+                    != Some(format!("{rounds}:{}", PER_ROUND - 1).as_bytes())
+            }) {
+                std::thread::yield_now();
+            }
+            done.store(true, Ordering::Release);
+        });
+        let stats = db.stats();
+        if stats.write_groups < stats.writes {
+            break;
+        }
+    }
+    let stats = db.stats();
+    assert!(
+        stats.write_groups < stats.writes,
+        "no group of several writers in {rounds} rounds: {stats}"
+    );
+    assert_eq!(stats.writes, rounds * THREADS * PER_ROUND);
+    let last = format!("{rounds}:{}", PER_ROUND - 1);
+    let check = |db: &Db| {
+        let other = db.keyspace("other").unwrap();
+        for t in 0..THREADS {
+            for k in [format!("a{t}"), format!("b{t}")] {
+                assert_eq!(db.get(&k).unwrap().as_deref(), Some(last.as_bytes()));
+            }
+            let c = other.get(format!("c{t}")).unwrap();
+            assert_eq!(c.as_deref(), Some(last.as_bytes()));
+        }
+    };
+    check(&db);
+    drop(other);
+    drop(db);
+    check(&Db::open("/db", opts).unwrap());
+}

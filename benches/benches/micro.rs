@@ -66,14 +66,24 @@ fn memtable(c: &mut Criterion) {
     let lookups: Vec<LookupKey> = (0..4096)
         .map(|_| LookupKey::new(&key(rng.next() % (2 * N)), u64::MAX >> 8))
         .collect();
+    bench_lookups(&mut g, "get_100k_half_hits", &m, &lookups);
+    g.finish();
+}
+
+/// Benchmark `name`: `m.get` of each of `lookups` in turn.
+fn bench_lookups(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    m: &MemTable,
+    lookups: &[LookupKey],
+) {
     let mut i = 0;
-    g.bench_function("get_100k_half_hits", |b| {
+    g.bench_function(name, |b| {
         b.iter(|| {
             i = (i + 1) % lookups.len();
             black_box(m.get(&lookups[i]))
         })
     });
-    g.finish();
 }
 
 /// The key `redis-benchmark -r 1000000` makes for `i`, as the Redis front end
@@ -111,13 +121,7 @@ fn memtable_shared_prefix(c: &mut Criterion) {
     let lookups: Vec<LookupKey> = (0..4096)
         .map(|_| LookupKey::new(&resp_key(rng.next() % 1_000_000), u64::MAX >> 8))
         .collect();
-    let mut i = 0;
-    g.bench_function("get_300k_shared_prefix", |b| {
-        b.iter(|| {
-            i = (i + 1) % lookups.len();
-            black_box(m.get(&lookups[i]))
-        })
-    });
+    bench_lookups(&mut g, "get_300k_shared_prefix", &m, &lookups);
     g.finish();
 }
 

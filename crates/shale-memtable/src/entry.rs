@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 use shale_core::key::{compare_internal_keys, split_internal_key};
 
-/// The first 16 bytes of an internal key's user key as a big-endian number,
+/// The first 16 bytes of an internal key's user key as two big-endian words,
 /// zero-padded when shorter. Comparing two of these orders like the user keys
 /// wherever they differ (a zero pad sorts before every byte, as the end of a shorter
 /// key does), so a skiplist search decides most steps from the node alone, without

@@ -129,15 +129,14 @@ impl Writer {
 
 impl DbInner {
     /// Inserts `w`'s batch at `first_seq` into `group`'s memtables unless someone
-    /// (the writer or its leader) already took that on; true if this call did it.
-    fn claim_insert(&self, w: &Writer, group: &GroupInserts, first_seq: SeqNo) -> bool {
+    /// (the writer or its leader) already took that on.
+    fn claim_insert(&self, w: &Writer, group: &GroupInserts, first_seq: SeqNo) {
         if w.insert_claimed.swap(true, Ordering::AcqRel) {
-            return false;
+            return;
         }
         if let Some(batch) = lock(&w.batch).as_ref() {
             self.apply_to_memtables(&group.svs, batch, first_seq);
         }
-        true
     }
 
     /// A follower's side of the parallel insert: inserts its own batch if its leader
@@ -468,18 +467,18 @@ impl DbInner {
         // batch is still there: only this group's leader takes or reads them.) A
         // lone writer's batch is the record; a group's batches stay with their
         // writers for the parallel insert.
-        let mut batch = if group.len() == 1 {
-            lock(&group[0].batch).take().unwrap_or_default()
-        } else {
-            WriteBatch::new()
-        };
-        if group.len() > 1 {
-            for w in group {
-                if let Some(b) = lock(&w.batch).as_ref() {
-                    batch.append(b);
+        let mut batch = match group {
+            [only] => lock(&only.batch).take().unwrap_or_default(),
+            _ => {
+                let mut record = WriteBatch::new();
+                for w in group {
+                    if let Some(b) = lock(&w.batch).as_ref() {
+                        record.append(b);
+                    }
                 }
+                record
             }
-        }
+        };
         batch.set_seq(first_seq);
         let batch = &batch;
         {

@@ -151,20 +151,19 @@ impl Version {
             .iter()
             .enumerate()
             .flat_map(move |(level, files)| {
-                let hits: Vec<&Arc<FileMeta>> = if level == 0 {
-                    files
-                        .iter()
-                        .filter(|f| f.overlaps(Some(key), Some(key)))
-                        .collect()
+                // Level 0: every file whose range holds the key; deeper levels: the
+                // one file that might (no allocation: this runs on every lookup).
+                let (overlapping, deeper): (&[Arc<FileMeta>], _) = if level == 0 {
+                    (files, None)
                 } else {
                     let i = files.partition_point(|f| f.largest_user_key() < key);
-                    files
-                        .get(i)
-                        .filter(|f| f.smallest_user_key() <= key)
-                        .into_iter()
-                        .collect()
+                    (&[], files.get(i).filter(|f| f.smallest_user_key() <= key))
                 };
-                hits.into_iter().map(move |f| (level, f))
+                overlapping
+                    .iter()
+                    .filter(move |f| f.overlaps(Some(key), Some(key)))
+                    .chain(deeper)
+                    .map(move |f| (level, f))
             })
     }
 

@@ -272,8 +272,28 @@ pub(crate) struct FoundVersion {
     pub seq: SeqNo,
     pub kind: ValueKind,
     pub value: Bytes,
-    /// Where it was found (a table path, or `<memtable>`), for error reports.
-    pub source: PathBuf,
+    /// Where it was found, for error reports.
+    pub source: VersionSource,
+}
+
+/// Where a point lookup found a version: named only when an error report needs it,
+/// so a lookup builds no path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum VersionSource {
+    /// A memtable, active or frozen.
+    Memtable,
+    /// The table file with this number.
+    Table(u64),
+}
+
+impl VersionSource {
+    /// The path an error report names (`<memtable>` for a memtable).
+    pub(crate) fn path(self, db_dir: &Path) -> PathBuf {
+        match self {
+            VersionSource::Memtable => PathBuf::from("<memtable>"),
+            VersionSource::Table(number) => crate::filenames::table_path(db_dir, number),
+        }
+    }
 }
 
 /// `now + ttl` in milliseconds, rejecting a zero or overflowing TTL.
@@ -586,7 +606,9 @@ impl DbInner {
         match found.kind {
             ValueKind::Value => Ok(Some(found.value)),
             ValueKind::Delete | ValueKind::RangeDelete => Ok(None),
-            ValueKind::ValueWithExpiry => self.unexpired(found.value, || found.source.clone()),
+            ValueKind::ValueWithExpiry => {
+                self.unexpired(found.value, || found.source.path(&self.path))
+            }
             ValueKind::Merge => self.get_merged(ks, sv, key, seq, covered_below),
         }
     }
@@ -609,21 +631,20 @@ impl DbInner {
                 Lookup::Expiring(v) => (ValueKind::ValueWithExpiry, v),
                 Lookup::Merge(v) => (ValueKind::Merge, v),
             };
-            let source = PathBuf::from("<memtable>");
             return Ok(Some(FoundVersion {
                 seq,
                 kind,
                 value,
-                source,
+                source: VersionSource::Memtable,
             }));
         }
         for (_, file) in sv.version.files_for_key(lookup.user_key()) {
             let table = self.tables.get(file.number)?;
             if let Some((ikey, value)) = table.get(lookup.internal_key())? {
-                let source = crate::filenames::table_path(&self.path, file.number);
+                let source = VersionSource::Table(file.number);
                 let Some(p) = parse_internal_key(&ikey) else {
                     return Err(Error::corruption(
-                        source,
+                        source.path(&self.path),
                         0,
                         "table returned a malformed internal key",
                     ));

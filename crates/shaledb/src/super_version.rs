@@ -67,6 +67,8 @@ impl SuperVersion {
     /// `None` when there is none (the common case, at the cost of one atomic load).
     pub(crate) fn range_tombstones(&self, tables: &TableCache) -> Result<Option<TombstoneView>> {
         let frozen = match self.frozen_tombstones.get() {
+            // The common case, checked without touching the shared reference count.
+            Some(f) if f.is_empty() && self.mem.range_tombstones().is_none() => return Ok(None),
             Some(f) => Arc::clone(f),
             None => {
                 let mut sets: Vec<Arc<FragmentedTombstones>> = Vec::new();

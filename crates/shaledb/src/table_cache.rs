@@ -1,9 +1,9 @@
 //! [`TableCache`]: open table readers, shared by every read of the database.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use rustc_hash::FxHashMap;
 use shale_fs::FileSystem;
 use shale_sstable::{BlockCache, Table, TableOptions};
 
@@ -19,7 +19,9 @@ pub(crate) struct TableCache {
     dir: PathBuf,
     block_cache: Arc<BlockCache>,
     opts: TableOptions,
-    tables: Mutex<HashMap<u64, Arc<Table>>>,
+    /// By file number. Fx hashing: every point lookup hashes here once per table it
+    /// probes, and file numbers need no protection from crafted collisions.
+    tables: Mutex<FxHashMap<u64, Arc<Table>>>,
     /// With a memory budget: the bytes shared by the block cache and the pinned
     /// index/filter blocks of open tables. The cache gets what the pinned blocks leave.
     shared_budget: Option<u64>,
@@ -42,13 +44,13 @@ impl TableCache {
             dir,
             block_cache,
             opts,
-            tables: Mutex::new(HashMap::new()),
+            tables: Mutex::new(FxHashMap::default()),
             shared_budget,
         }
     }
 
     /// Gives the block cache what the pinned index/filter blocks leave of the budget.
-    fn rebalance(&self, tables: &HashMap<u64, Arc<Table>>) {
+    fn rebalance(&self, tables: &FxHashMap<u64, Arc<Table>>) {
         if let Some(budget) = self.shared_budget {
             let pinned: u64 = tables.values().map(|t| t.memory_usage() as u64).sum();
             let floor = (budget / MIN_CACHE_FRACTION).max(4096);

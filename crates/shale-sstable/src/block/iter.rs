@@ -1,5 +1,6 @@
 //! [`BlockIter`]: an [`InternalIterator`] over one block, forward and reverse.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,14 +47,18 @@ fn decode_entry(data: &[u8], p: usize, limit: usize) -> Option<(usize, usize, us
 
 /// Iterates one [`Block`] under the shared [`InternalIterator`] contract.
 ///
+/// The block and the file path are owned by default (an iterator that outlives
+/// the call that made it); a point lookup borrows both (`BlockIter<&Block, &Path>`)
+/// and so touches no reference count shared with other threads.
+///
 /// Forward steps decode one entry each. Reverse steps decode the whole restart
 /// interval before the current entry once and then walk it backwards from memory
 /// (Pebble's approach), so a reverse scan costs about the same as a forward one.
 /// Damage found while decoding becomes an [`Error::Corruption`] naming the file and
 /// the block's offset.
-pub struct BlockIter {
-    block: Block,
-    file: Arc<Path>,
+pub struct BlockIter<B = Block, P = Arc<Path>> {
+    block: B,
+    file: P,
     block_offset: u64,
     /// Offset of the current entry.
     current: usize,
@@ -72,7 +77,7 @@ pub struct BlockIter {
     rev_pos: Option<usize>,
 }
 
-impl std::fmt::Debug for BlockIter {
+impl<B, P> std::fmt::Debug for BlockIter<B, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockIter")
             .field("block_offset", &self.block_offset)
@@ -83,10 +88,10 @@ impl std::fmt::Debug for BlockIter {
     }
 }
 
-impl BlockIter {
+impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
     /// An unpositioned iterator over `block`, which was read from `file` at
     /// `block_offset` (used in error reports).
-    pub fn new(block: Block, file: Arc<Path>, block_offset: u64) -> Self {
+    pub fn new(block: B, file: P, block_offset: u64) -> Self {
         BlockIter {
             block,
             file,
@@ -94,7 +99,8 @@ impl BlockIter {
             current: 0,
             next_off: 0,
             restart_index: 0,
-            key: Vec::new(),
+            // Room for a typical key up front: one allocation, no regrowth mid-seek.
+            key: Vec::with_capacity(64),
             value_off: 0,
             value_len: 0,
             valid: false,
@@ -107,7 +113,7 @@ impl BlockIter {
 
     /// The block being iterated.
     pub fn block(&self) -> &Block {
-        &self.block
+        self.block.borrow()
     }
 
     /// Offset in the file of the block being iterated.
@@ -117,7 +123,7 @@ impl BlockIter {
 
     /// The current value as a zero-copy slice of the block (empty when invalid).
     pub fn value_bytes(&self) -> Bytes {
-        let data = &self.block.data;
+        let data = &self.block.borrow().data;
         match self.value_off.checked_add(self.value_len) {
             Some(end) if self.valid && end <= data.len() => data.slice(self.value_off..end),
             _ => Bytes::new(),
@@ -132,7 +138,7 @@ impl BlockIter {
     fn corrupt(&mut self, detail: String) {
         if self.err.is_none() {
             self.err = Some(Error::corruption(
-                &*self.file,
+                self.file.as_ref(),
                 self.block_offset,
                 format!("block at offset {}: {detail}", self.block_offset),
             ));
@@ -147,24 +153,30 @@ impl BlockIter {
 
     /// The full key stored at restart point `i`, if it is well formed.
     fn restart_key(&self, i: usize) -> Option<&[u8]> {
-        let p = self.block.restart_point(i);
-        let (shared, non_shared, _, key_start) =
-            decode_entry(&self.block.data, p, self.block.restarts_offset)?;
+        let p = self.block.borrow().restart_point(i);
+        let (shared, non_shared, _, key_start) = decode_entry(
+            &self.block.borrow().data,
+            p,
+            self.block.borrow().restarts_offset,
+        )?;
         if shared != 0 {
             return None;
         }
-        self.block.data.get(key_start..key_start + non_shared)
+        self.block
+            .borrow()
+            .data
+            .get(key_start..key_start + non_shared)
     }
 
     /// Decodes the entry at `p` on top of the previous key in `self.key`.
     fn parse_at(&mut self, p: usize) -> bool {
-        let limit = self.block.restarts_offset;
+        let limit = self.block.borrow().restarts_offset;
         if p >= limit {
             self.invalidate();
             return false;
         }
         let Some((shared, non_shared, value_len, key_start)) =
-            decode_entry(&self.block.data, p, limit)
+            decode_entry(&self.block.borrow().data, p, limit)
         else {
             self.corrupt(format!("bad entry header at block offset {p}"));
             return false;
@@ -176,7 +188,12 @@ impl BlockIter {
             ));
             return false;
         }
-        let Some(delta) = self.block.data.get(key_start..key_start + non_shared) else {
+        let Some(delta) = self
+            .block
+            .borrow()
+            .data
+            .get(key_start..key_start + non_shared)
+        else {
             self.corrupt(format!("entry at block offset {p} overruns the block"));
             return false;
         };
@@ -200,14 +217,14 @@ impl BlockIter {
     fn seek_to_restart(&mut self, i: usize) {
         self.key.clear();
         self.restart_index = i;
-        self.next_off = self.block.restart_point(i);
+        self.next_off = self.block.borrow().restart_point(i);
     }
 
     /// Decodes the entry after the current one, tracking the restart interval.
     fn advance(&mut self) -> bool {
         let p = self.next_off;
-        while self.restart_index + 1 < self.block.num_restarts
-            && self.block.restart_point(self.restart_index + 1) <= p
+        while self.restart_index + 1 < self.block.borrow().num_restarts
+            && self.block.borrow().restart_point(self.restart_index + 1) <= p
         {
             self.restart_index += 1;
             // Entries at restart points share nothing; enforcing it keeps forward and
@@ -265,14 +282,14 @@ impl BlockIter {
     }
 }
 
-impl InternalIterator for BlockIter {
+impl<B: Borrow<Block>, P: AsRef<Path>> InternalIterator for BlockIter<B, P> {
     fn valid(&self) -> bool {
         self.valid && self.err.is_none()
     }
 
     fn seek_to_first(&mut self) {
         self.invalidate();
-        if self.err.is_some() || self.block.is_empty() {
+        if self.err.is_some() || self.block.borrow().is_empty() {
             return;
         }
         self.seek_to_restart(0);
@@ -281,27 +298,30 @@ impl InternalIterator for BlockIter {
 
     fn seek_to_last(&mut self) {
         self.invalidate();
-        if self.err.is_some() || self.block.is_empty() {
+        if self.err.is_some() || self.block.borrow().is_empty() {
             return;
         }
-        self.fill_rev(self.block.num_restarts - 1, self.block.restarts_offset);
+        self.fill_rev(
+            self.block.borrow().num_restarts - 1,
+            self.block.borrow().restarts_offset,
+        );
     }
 
     fn seek(&mut self, target: &[u8]) {
         self.invalidate();
-        if self.err.is_some() || self.block.is_empty() {
+        if self.err.is_some() || self.block.borrow().is_empty() {
             return;
         }
         // Last restart point whose key is < target (or restart 0).
         let mut left = 0;
-        let mut right = self.block.num_restarts - 1;
+        let mut right = self.block.borrow().num_restarts - 1;
         while left < right {
             let mid = left + (right - left).div_ceil(2);
             match self.restart_key(mid) {
                 Some(k) if compare_internal_keys(k, target) == Ordering::Less => left = mid,
                 Some(_) => right = mid - 1,
                 None => {
-                    let at = self.block.restart_point(mid);
+                    let at = self.block.borrow().restart_point(mid);
                     self.corrupt(format!("bad entry at restart point {mid} (offset {at})"));
                     return;
                 }
@@ -347,7 +367,7 @@ impl InternalIterator for BlockIter {
         }
         let original = self.current;
         let mut r = self.restart_index;
-        while self.block.restart_point(r) >= original {
+        while self.block.borrow().restart_point(r) >= original {
             if r == 0 {
                 self.invalidate();
                 return;
@@ -367,7 +387,7 @@ impl InternalIterator for BlockIter {
         }
         self.value_off
             .checked_add(self.value_len)
-            .and_then(|end| self.block.data.get(self.value_off..end))
+            .and_then(|end| self.block.borrow().data.get(self.value_off..end))
             .unwrap_or(&[])
     }
 

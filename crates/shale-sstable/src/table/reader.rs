@@ -195,14 +195,16 @@ impl Table {
         if !self.may_contain(ukey) {
             return Ok(None);
         }
-        let mut index = self.index_iter();
+        // Borrowed iterators: no reference count shared with other readers changes.
+        let mut index = BlockIter::new(&self.index, &*self.path, self.footer.index.offset);
         index.seek(lookup);
         if !index.valid() {
             index.status()?;
             return Ok(None);
         }
         let handle = self.decode_handle(index.value())?;
-        let mut it = self.block_iter(handle, self.fill_cache)?;
+        let block = self.read_data_block(handle, self.fill_cache)?;
+        let mut it = BlockIter::new(&block, &*self.path, handle.offset);
         it.seek(lookup);
         if it.valid() && user_key(it.key()) == ukey {
             return Ok(Some((it.key().to_vec(), it.value_bytes())));
@@ -267,12 +269,6 @@ impl Table {
         )?;
         Block::new(data)
             .map_err(|d| Error::corruption(&*self.path, handle.offset, format!("data block: {d}")))
-    }
-
-    /// An iterator over the data block at `handle`.
-    pub(crate) fn block_iter(&self, handle: BlockHandle, fill_cache: bool) -> Result<BlockIter> {
-        let block = self.read_data_block(handle, fill_cache)?;
-        Ok(BlockIter::new(block, Arc::clone(&self.path), handle.offset))
     }
 
     /// The path shared with block iterators.

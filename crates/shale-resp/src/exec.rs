@@ -109,12 +109,18 @@ impl<'a> Exec<'a> {
 
     /// The current database's keyspace.
     pub fn ks(&mut self) -> CmdResult<Keyspace> {
-        if let Some(k) = self.spaces.get(&self.db) {
-            return Ok(k.clone());
+        self.ks_ref().cloned()
+    }
+
+    /// The current database's keyspace, borrowed: the per-command path, which must
+    /// not touch the reference counts every connection shares.
+    fn ks_ref(&mut self) -> CmdResult<&Keyspace> {
+        match self.spaces.entry(self.db) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                Ok(e.insert(self.srv.keyspace(self.db)?))
+            }
         }
-        let k = self.srv.keyspace(self.db)?;
-        self.spaces.insert(self.db, k.clone());
-        Ok(k)
     }
 
     /// True if nothing was written.
@@ -156,20 +162,23 @@ impl<'a> Exec<'a> {
 
     /// Raw engine read with this overlay's writes applied.
     pub fn get_raw(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
-        let ks = self.ks()?;
-        let id = ks.id();
-        if let Some(v) = self.overlay.get(&(id, key.to_vec())) {
+        let id = self.ks_ref()?.id();
+        // Outside MULTI and multi-key commands the overlay is empty: skip building
+        // its owned key.
+        if !self.overlay.is_empty()
+            && let Some(v) = self.overlay.get(&(id, key.to_vec()))
+        {
             return Ok(v.clone());
         }
         if self.hidden_by_range(id, key) {
             return Ok(None);
         }
-        Ok(ks.get(key)?)
+        Ok(self.ks_ref()?.get(key)?)
     }
 
     /// Raw engine put (with an engine expiry when `expiry` is non-zero).
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>, expiry: u64) -> CmdResult<()> {
-        let id = self.ks()?.id();
+        let id = self.ks_ref()?.id();
         if expiry == 0 {
             self.batch.put_in(id, &key, &value);
         } else {
@@ -181,7 +190,7 @@ impl<'a> Exec<'a> {
 
     /// Raw engine delete.
     pub fn delete_raw(&mut self, key: Vec<u8>) -> CmdResult<()> {
-        let id = self.ks()?.id();
+        let id = self.ks_ref()?.id();
         self.batch.delete_in(id, &key);
         self.overlay.insert((id, key), None);
         Ok(())
@@ -189,7 +198,7 @@ impl<'a> Exec<'a> {
 
     /// Raw engine range delete of `[start, end)`.
     pub fn delete_range_raw(&mut self, start: Vec<u8>, end: Vec<u8>) -> CmdResult<()> {
-        let id = self.ks()?.id();
+        let id = self.ks_ref()?.id();
         self.batch.delete_range_in(id, &start, &end);
         let lo = (id, start.clone());
         let hi = (id, end.clone());

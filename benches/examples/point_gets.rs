@@ -1,14 +1,14 @@
-//! A fixed point-lookup workload to count the instructions and cache misses of
-//! `Keyspace::get` under `valgrind --tool=cachegrind`, which gives the same figures
-//! on every run however busy the machine is: a database shaped like one under
+//! A fixed point-lookup workload to count the instructions of `Keyspace::get`
+//! under `valgrind --tool=callgrind`, which gives the same figures on every run
+//! however busy the machine is: a database shaped like one under
 //! `redis-benchmark` (keys `key:%012d`, 100-byte values; one compacted level, three
 //! overlapping level-0 tables and a memtable), then as many lookups of random keys,
 //! half of them absent. Only `lookups` is counted with the command below.
 //!
 //! ```text
 //! cargo build --release -p shale-bench --example point_gets
-//! valgrind --tool=cachegrind --cache-sim=yes --LL=33554432,16,64 \
-//!     --toggle-collect='point_gets::lookups' target/release/examples/point_gets 200000
+//! valgrind --tool=callgrind --toggle-collect='point_gets::lookups' \
+//!     target/release/examples/point_gets 200000
 //! ```
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -38,19 +38,20 @@ fn key(i: u64) -> [u8; 16] {
 /// The counted pass.
 #[inline(never)]
 fn lookups(ks: &Keyspace, n: u64) -> usize {
-    run_lookups(ks, n)
+    run_lookups(ks, n, 7)
 }
 
 /// The same lookups once before counting, so the counted pass finds every block
-/// in the cache and measures the in-memory path.
+/// in the cache and measures the in-memory path. (`black_box` keeps the compiler
+/// from merging it with `lookups`, which would count both passes.)
 #[inline(never)]
 fn warm_up(ks: &Keyspace, n: u64) -> usize {
-    run_lookups(ks, n)
+    run_lookups(ks, n, std::hint::black_box(7))
 }
 
 #[inline(always)]
-fn run_lookups(ks: &Keyspace, n: u64) -> usize {
-    let mut rng = xorshift(7);
+fn run_lookups(ks: &Keyspace, n: u64, seed: u64) -> usize {
+    let mut rng = xorshift(seed);
     (0..n)
         .filter(|_| ks.get(key(rng() % (2 * n))).unwrap().is_some())
         .count()

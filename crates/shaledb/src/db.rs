@@ -17,6 +17,7 @@ use shale_core::{
 use shale_fs::FileLock;
 use shale_manifest::{Version, VersionEdit, VersionSet};
 use shale_memtable::Lookup;
+use shale_sstable::filter::filter_hash;
 use smallvec::SmallVec;
 
 use crate::background::{Background, BgGuard, ManualCompaction};
@@ -638,9 +639,12 @@ impl DbInner {
                 source: VersionSource::Memtable,
             }));
         }
+        // Hashed once for every table's filter, and only if a table is probed.
+        let mut hash = None;
         for (_, file) in sv.version.files_for_key(lookup.user_key()) {
             let table = self.tables.get(file.number)?;
-            if let Some((ikey, value)) = table.get(lookup.internal_key())? {
+            let h = *hash.get_or_insert_with(|| filter_hash(lookup.user_key()));
+            if let Some((ikey, value)) = table.get_hashed(lookup.internal_key(), h)? {
                 let source = VersionSource::Table(file.number);
                 let Some(p) = parse_internal_key(&ikey) else {
                     return Err(Error::corruption(

@@ -11,7 +11,7 @@ use shale_fs::RandomAccessFile;
 use crate::block::{Block, BlockIter};
 use crate::cache::BlockCache;
 use crate::compress::read_block;
-use crate::filter::BloomFilter;
+use crate::filter::{BloomFilter, filter_hash};
 use crate::footer::{FOOTER_LEN, Footer};
 use crate::format::BlockHandle;
 use crate::options::TableOptions;
@@ -191,8 +191,18 @@ impl Table {
     /// newest version visible at the snapshot (which may be a tombstone: check the
     /// key's kind). Consults the bloom filter before the index.
     pub fn get(&self, lookup: &[u8]) -> Result<Option<(Vec<u8>, Bytes)>> {
+        self.get_hashed(lookup, filter_hash(user_key(lookup)))
+    }
+
+    /// [`Table::get`] with the lookup's [`filter_hash`] computed by the caller: a
+    /// lookup that probes several tables hashes its key once.
+    pub fn get_hashed(&self, lookup: &[u8], hash: u64) -> Result<Option<(Vec<u8>, Bytes)>> {
         let ukey = user_key(lookup);
-        if !self.may_contain(ukey) {
+        if !self
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.may_contain_hash(hash))
+        {
             return Ok(None);
         }
         // Borrowed iterators: no reference count shared with other readers changes.

@@ -25,6 +25,6 @@ pub use context::Context;
 pub use durability::{SyncPolicy, spawn_wal_syncer};
 pub use limits::Limits;
 pub use listener::serve_connections;
-pub use metrics::{CommandSnapshot, Metrics, StatsMark};
+pub use metrics::{CommandSnapshot, Metrics, RunRecorder, StatsMark};
 pub use retry::{ConflictRetry, MAX_CONFLICT_ATTEMPTS};
 pub use shutdown::Shutdown;

@@ -171,6 +171,43 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+/// Records the commands of one pipelined run and publishes them when dropped, once
+/// per stretch of equal command names: recorded one by one, every command of every
+/// connection would take the same shared counters and histogram lock. The figures
+/// are published before the run's replies are sent, so a client that reads them
+/// afterwards (`INFO commandstats`) sees its own commands.
+pub struct RunRecorder<'a> {
+    metrics: &'a Metrics,
+    protocol: &'static str,
+    pending: Vec<(&'static str, u64, bool)>,
+}
+
+impl RunRecorder<'_> {
+    /// Records one answered command (lower-cased name, as [`Metrics::record`]).
+    pub fn record(&mut self, command: &'static str, elapsed: Duration, failed: bool) {
+        self.pending.push((command, micros_of(elapsed), failed));
+    }
+}
+
+impl Drop for RunRecorder<'_> {
+    fn drop(&mut self) {
+        let mut calls: Vec<(u64, bool)> = Vec::with_capacity(self.pending.len());
+        let mut rest = self.pending.as_slice();
+        while let Some(&(name, ..)) = rest.first() {
+            let same = rest.iter().take_while(|(n, ..)| *n == name).count();
+            let (stretch, tail) = rest.split_at(same);
+            calls.clear();
+            calls.extend(stretch.iter().map(|&(_, m, f)| (m, f)));
+            self.metrics.publish(self.protocol, name, &calls);
+            rest = tail;
+        }
+    }
+}
+
+fn micros_of(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Quantiles reported everywhere, in the order of [`CommandSnapshot::percentiles_micros`].
 const QUANTILES: [(f64, &str); 4] = [
     (0.5, "0.5"),
@@ -188,17 +225,36 @@ impl Metrics {
     /// Records one answered command. `command` is lower-cased; unknown commands
     /// should be recorded under one name (e.g. `unknown`) to bound the label set.
     pub fn record(&self, protocol: &'static str, command: &str, elapsed: Duration, failed: bool) {
+        self.publish(protocol, command, &[(micros_of(elapsed), failed)]);
+    }
+
+    /// A recorder for the commands of one pipelined run, published when it drops.
+    pub fn run_recorder(&self, protocol: &'static str) -> RunRecorder<'_> {
+        RunRecorder {
+            metrics: self,
+            protocol,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds `calls` (microseconds, failed) of one command to its figures: one lookup,
+    /// one update of each counter and one histogram lock for all of them.
+    fn publish(&self, protocol: &'static str, command: &str, calls: &[(u64, bool)]) {
         let Some(stats) = self.stats_for(protocol, command) else {
             return;
         };
-        stats.calls.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            stats.errors.fetch_add(1, Ordering::Relaxed);
+        let n = calls.len() as u64;
+        let errors = calls.iter().filter(|(_, failed)| *failed).count() as u64;
+        let micros = calls.iter().fold(0u64, |t, (m, _)| t.saturating_add(*m));
+        stats.calls.fetch_add(n, Ordering::Relaxed);
+        if errors > 0 {
+            stats.errors.fetch_add(errors, Ordering::Relaxed);
         }
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         stats.total_micros.fetch_add(micros, Ordering::Relaxed);
         let mut h = stats.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        h.saturating_record(micros.max(1));
+        for (m, _) in calls {
+            h.saturating_record((*m).max(1));
+        }
     }
 
     /// Records one command refused before it ran (wrong arity, not authenticated,
@@ -491,6 +547,34 @@ mod tests {
         assert!(text.contains(
             "shale_command_duration_seconds_count{protocol=\"memcache\",command=\"set\"} 1\n"
         ));
+    }
+
+    #[test]
+    fn a_run_recorder_publishes_everything_when_dropped() {
+        let m = Metrics::new();
+        let mut rec = m.run_recorder("redis");
+        for (name, micros, failed) in [
+            ("get", 10, false),
+            ("get", 20, true),
+            ("set", 30, false),
+            ("get", 40, false),
+        ] {
+            rec.record(name, Duration::from_micros(micros), failed);
+        }
+        assert_eq!(
+            m.total_commands(None),
+            0,
+            "nothing is published before the drop"
+        );
+        drop(rec);
+        let snap = m.snapshot();
+        let figures = |name: &str| {
+            let c = snap.iter().find(|c| c.command == name).unwrap();
+            (c.calls, c.errors, c.total_micros, c.percentiles_micros[4])
+        };
+        assert_eq!(figures("get"), (3, 1, 70, 40));
+        assert_eq!(figures("set"), (1, 0, 30, 30));
+        assert_eq!(m.total_commands(Some("redis")), 4);
     }
 
     #[test]

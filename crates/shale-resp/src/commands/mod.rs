@@ -8,6 +8,7 @@ pub mod strings;
 pub mod transaction;
 
 use bytes::Bytes;
+use shale_server::RunRecorder;
 
 use crate::exec::{CmdError, CmdResult, Exec};
 use crate::resp::Reply;
@@ -450,10 +451,12 @@ pub fn run_batch(
     }
     let _locks = plan.acquire(srv);
     let mut ex = Exec::new(srv, sess.db);
+    let mut rec = srv.ctx.metrics.run_recorder("redis");
     let mut replies: Vec<Reply> = run
         .iter()
-        .map(|(spec, args)| run_in(srv, sess, &mut ex, spec, args))
+        .map(|(spec, args)| run_in(srv, sess, &mut ex, &mut rec, spec, args))
         .collect();
+    drop(rec);
     if let Err(e) = ex.commit() {
         let err = to_reply(Err(e));
         for r in &mut replies {
@@ -468,24 +471,20 @@ pub fn run_batch(
 }
 
 /// Runs one command inside a shared overlay (a pipelined run or an EXEC), records
-/// its metrics and counts its reply if it is an error (an error inside EXEC's
-/// array counts, as in Redis); the caller commits.
+/// its metrics in the run's `rec` and counts its reply if it is an error (an error
+/// inside EXEC's array counts, as in Redis); the caller commits.
 pub fn run_in<'a>(
     srv: &'a Server,
     sess: &mut Session,
     ex: &mut Exec<'a>,
+    rec: &mut RunRecorder<'_>,
     spec: &Spec,
     args: &[Bytes],
 ) -> Reply {
     let started = std::time::Instant::now();
     srv.before_command(spec.name);
     let r = to_reply((spec.run)(&mut Cx { srv, sess, ex }, args));
-    srv.ctx.metrics.record(
-        "redis",
-        stat_name(spec, args),
-        started.elapsed(),
-        r.is_error(),
-    );
+    rec.record(stat_name(spec, args), started.elapsed(), r.is_error());
     srv.stats.count_reply(&r);
     r
 }

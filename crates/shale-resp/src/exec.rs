@@ -350,15 +350,15 @@ impl<'a> Exec<'a> {
         }
         self.touched.push((self.db, Bytes::copy_from_slice(key)));
         if rec.kind == Kind::Hash {
-            self.put_raw(layout::marker_key(key), Vec::new(), 0)?;
+            self.put_raw(layout::marker_key(key).into_vec(), Vec::new(), 0)?;
         }
-        self.put_raw(layout::record_key(key), rec.encode(), rec.expiry)
+        self.put_raw(layout::record_key(key).into_vec(), rec.encode(), rec.expiry)
     }
 
     /// Deletes `key` (its record, and a hash's fields and marker).
     pub fn delete_key(&mut self, key: &[u8], kind: Option<Kind>) -> CmdResult<()> {
         self.touched.push((self.db, Bytes::copy_from_slice(key)));
-        self.delete_raw(layout::record_key(key))?;
+        self.delete_raw(layout::record_key(key).into_vec())?;
         if kind == Some(Kind::Hash) {
             self.clear_hash(key)?;
         }
@@ -367,7 +367,7 @@ impl<'a> Exec<'a> {
 
     /// Deletes what a hash keeps beside its record: its marker and its fields.
     fn clear_hash(&mut self, key: &[u8]) -> CmdResult<()> {
-        self.delete_raw(layout::marker_key(key))?;
+        self.delete_raw(layout::marker_key(key).into_vec())?;
         self.clear_fields(key)
     }
 

@@ -10,6 +10,7 @@
 //! - Layout version: engine key [`LAYOUT_KEY`] → [`LAYOUT_VERSION`] as u8.
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 /// The format version byte at the start of every key record.
 pub const FORMAT_VERSION: u8 = 1;
@@ -135,18 +136,23 @@ impl Record {
     }
 }
 
+/// An engine key built per command: on the stack up to 64 bytes, so the lookup of
+/// a typical key allocates nothing.
+pub type EngineKey = SmallVec<[u8; 64]>;
+
 /// The engine key of `key`'s record.
-pub fn record_key(key: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 + key.len());
-    v.push(KEY_PREFIX);
-    v.extend_from_slice(key);
-    v
+pub fn record_key(key: &[u8]) -> EngineKey {
+    tagged(KEY_PREFIX, key)
 }
 
 /// The engine key of `key`'s hash marker.
-pub fn marker_key(key: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 + key.len());
-    v.push(MARKER_PREFIX);
+pub fn marker_key(key: &[u8]) -> EngineKey {
+    tagged(MARKER_PREFIX, key)
+}
+
+fn tagged(tag: u8, key: &[u8]) -> EngineKey {
+    let mut v = EngineKey::with_capacity(1 + key.len());
+    v.push(tag);
     v.extend_from_slice(key);
     v
 }
@@ -201,8 +207,8 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(record_key(b"ab"), b"kab");
-        assert_eq!(marker_key(b"ab"), b"mab");
+        assert_eq!(record_key(b"ab").as_slice(), b"kab");
+        assert_eq!(marker_key(b"ab").as_slice(), b"mab");
         assert!(marker_key(b"\xff").as_slice() < DB_END);
         assert!(LAYOUT_KEY < DB_START);
         assert_eq!(field_key(b"ab", b"f"), b"h\0\0\0\x02abf");

@@ -307,7 +307,7 @@ pub(crate) fn key_page(
     limit: usize,
 ) -> CmdResult<KeyPage> {
     let start = match after {
-        Some(k) => layout::record_key(k),
+        Some(k) => layout::record_key(k).into_vec(),
         None => vec![layout::KEY_PREFIX],
     };
     let end = [layout::KEY_PREFIX + 1];
@@ -423,7 +423,7 @@ pub fn scan(cx: &mut Cx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let after = decode_cursor(arg(args, 1))?;
     let o = scan_opts(args, 2, true)?;
     let start = match &after {
-        Some(k) => layout::record_key(k),
+        Some(k) => layout::record_key(k).into_vec(),
         None => vec![layout::KEY_PREFIX],
     };
     let now = cx.ex.now;

@@ -153,19 +153,14 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
 
     /// The full key stored at restart point `i`, if it is well formed.
     fn restart_key(&self, i: usize) -> Option<&[u8]> {
-        let p = self.block.borrow().restart_point(i);
-        let (shared, non_shared, _, key_start) = decode_entry(
-            &self.block.borrow().data,
-            p,
-            self.block.borrow().restarts_offset,
-        )?;
+        let block = self.block.borrow();
+        let p = block.restart_point(i);
+        let (shared, non_shared, _, key_start) =
+            decode_entry(&block.data, p, block.restarts_offset)?;
         if shared != 0 {
             return None;
         }
-        self.block
-            .borrow()
-            .data
-            .get(key_start..key_start + non_shared)
+        block.data.get(key_start..key_start + non_shared)
     }
 
     /// Decodes the entry at `p` on top of the previous key in `self.key`.
@@ -301,10 +296,9 @@ impl<B: Borrow<Block>, P: AsRef<Path>> InternalIterator for BlockIter<B, P> {
         if self.err.is_some() || self.block.borrow().is_empty() {
             return;
         }
-        self.fill_rev(
-            self.block.borrow().num_restarts - 1,
-            self.block.borrow().restarts_offset,
-        );
+        let block = self.block.borrow();
+        let (last, end) = (block.num_restarts - 1, block.restarts_offset);
+        self.fill_rev(last, end);
     }
 
     fn seek(&mut self, target: &[u8]) {

@@ -181,7 +181,14 @@ impl Table {
     /// False only if the table certainly has no entry for `user_key` (bloom filter);
     /// always true for a table without a filter.
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+        self.may_contain_hash(filter_hash(user_key))
+    }
+
+    /// [`Table::may_contain`] for a key whose [`filter_hash`] is already known.
+    pub fn may_contain_hash(&self, hash: u64) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.may_contain_hash(hash))
     }
 
     /// Point lookup (point entries only; range tombstones are not consulted). `lookup`
@@ -198,11 +205,7 @@ impl Table {
     /// lookup that probes several tables hashes its key once.
     pub fn get_hashed(&self, lookup: &[u8], hash: u64) -> Result<Option<(Vec<u8>, Bytes)>> {
         let ukey = user_key(lookup);
-        if !self
-            .filter
-            .as_ref()
-            .is_none_or(|f| f.may_contain_hash(hash))
-        {
+        if !self.may_contain_hash(hash) {
             return Ok(None);
         }
         // Borrowed iterators: no reference count shared with other readers changes.

@@ -191,15 +191,10 @@ impl RunRecorder<'_> {
 
 impl Drop for RunRecorder<'_> {
     fn drop(&mut self) {
-        let mut calls: Vec<(u64, bool)> = Vec::with_capacity(self.pending.len());
-        let mut rest = self.pending.as_slice();
-        while let Some(&(name, ..)) = rest.first() {
-            let same = rest.iter().take_while(|(n, ..)| *n == name).count();
-            let (stretch, tail) = rest.split_at(same);
-            calls.clear();
-            calls.extend(stretch.iter().map(|&(_, m, f)| (m, f)));
-            self.metrics.publish(self.protocol, name, &calls);
-            rest = tail;
+        for stretch in self.pending.chunk_by(|a, b| a.0 == b.0) {
+            let name = stretch.first().map_or("", |c| c.0);
+            let calls = stretch.iter().map(|&(_, micros, failed)| (micros, failed));
+            self.metrics.publish(self.protocol, name, calls);
         }
     }
 }
@@ -225,7 +220,11 @@ impl Metrics {
     /// Records one answered command. `command` is lower-cased; unknown commands
     /// should be recorded under one name (e.g. `unknown`) to bound the label set.
     pub fn record(&self, protocol: &'static str, command: &str, elapsed: Duration, failed: bool) {
-        self.publish(protocol, command, &[(micros_of(elapsed), failed)]);
+        self.publish(
+            protocol,
+            command,
+            std::iter::once((micros_of(elapsed), failed)),
+        );
     }
 
     /// A recorder for the commands of one pipelined run, published when it drops.
@@ -239,22 +238,29 @@ impl Metrics {
 
     /// Adds `calls` (microseconds, failed) of one command to its figures: one lookup,
     /// one update of each counter and one histogram lock for all of them.
-    fn publish(&self, protocol: &'static str, command: &str, calls: &[(u64, bool)]) {
+    fn publish(
+        &self,
+        protocol: &'static str,
+        command: &str,
+        calls: impl Iterator<Item = (u64, bool)>,
+    ) {
         let Some(stats) = self.stats_for(protocol, command) else {
             return;
         };
-        let n = calls.len() as u64;
-        let errors = calls.iter().filter(|(_, failed)| *failed).count() as u64;
-        let micros = calls.iter().fold(0u64, |t, (m, _)| t.saturating_add(*m));
+        let (mut n, mut errors, mut micros) = (0u64, 0u64, 0u64);
+        let mut h = stats.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        for (m, failed) in calls {
+            n += 1;
+            errors += u64::from(failed);
+            micros = micros.saturating_add(m);
+            h.saturating_record(m.max(1));
+        }
+        drop(h);
         stats.calls.fetch_add(n, Ordering::Relaxed);
         if errors > 0 {
             stats.errors.fetch_add(errors, Ordering::Relaxed);
         }
         stats.total_micros.fetch_add(micros, Ordering::Relaxed);
-        let mut h = stats.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        for (m, _) in calls {
-            h.saturating_record((*m).max(1));
-        }
     }
 
     /// Records one command refused before it ran (wrong arity, not authenticated,

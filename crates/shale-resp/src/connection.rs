@@ -102,8 +102,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Runs every complete command in `inbuf`, appending replies to `out`. Returns true
-/// when the connection must close after flushing (QUIT, protocol error).
-fn process(
+/// when the connection must close after flushing (QUIT, protocol error). `need`
+/// becomes the bytes a partial command needs before parsing is worth retrying.
+/// Public so that a benchmark can drive the whole command path without a socket
+/// (`examples/pipeline.rs`).
+pub fn process(
     srv: &Server,
     sess: &mut Session,
     inbuf: &mut BytesMut,
@@ -112,7 +115,9 @@ fn process(
 ) -> bool {
     let limits = &srv.ctx.limits;
     // Pipelined data commands waiting to run together (see `run_batch`).
-    let mut run: Vec<Vec<Bytes>> = Vec::new();
+    // Sized for a typical pipeline (`redis-benchmark -P 16`): a single command
+    // costs the same one allocation, and a run of 16 no regrowth.
+    let mut run: Vec<Vec<Bytes>> = Vec::with_capacity(16);
     loop {
         let pl = ParseLimits {
             max_args: limits.max_items_per_command,
@@ -195,10 +200,11 @@ fn flush_run(srv: &Server, sess: &mut Session, run: &mut Vec<Vec<Bytes>>, out: &
             out,
         ),
         _ => {
-            let cmds: Vec<_> = run
-                .iter()
-                .filter_map(|args| batchable(sess, args).map(|spec| (spec, args.as_slice())))
-                .collect();
+            let mut cmds = Vec::with_capacity(run.len());
+            cmds.extend(
+                run.iter()
+                    .filter_map(|args| batchable(sess, args).map(|spec| (spec, args.as_slice()))),
+            );
             if let Some((spec, _)) = cmds.last() {
                 sess.guard.touch(spec.name);
             }

@@ -5,7 +5,8 @@
 //! allocation of that size; arguments are sliced out of the input buffer once the
 //! whole command is there.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 /// Longest `*<n>` / `$<n>` header line or inline command Redis accepts (64 KiB).
 const MAX_INLINE: usize = 64 * 1024;
@@ -35,12 +36,6 @@ pub enum Parsed {
     Incomplete(usize),
 }
 
-/// Where one argument is: a range of the frame, or bytes unescaped from an inline line.
-enum Arg {
-    Range(usize, usize),
-    Owned(Bytes),
-}
-
 /// Takes the next complete command off the front of `buf`: `Ok(Err(need))` when at
 /// least `need` buffered bytes are required first. The arguments share the frame's
 /// memory (no copy of the payloads).
@@ -48,25 +43,23 @@ pub fn next_command(
     buf: &mut BytesMut,
     limits: ParseLimits,
 ) -> Result<Result<Vec<Bytes>, usize>, ProtocolError> {
-    let (args, used) = match buf.first() {
-        None => return Ok(Err(1)),
+    match buf.first() {
+        None => Ok(Err(1)),
         Some(b'*') => match parse_multibulk(buf, limits)? {
-            Ok(x) => x,
-            Err(need) => return Ok(Err(need)),
+            Ok((ranges, used)) => {
+                let frame = buf.split_to(used).freeze();
+                Ok(Ok(ranges.iter().map(|&(s, e)| frame.slice(s..e)).collect()))
+            }
+            Err(need) => Ok(Err(need)),
         },
         Some(_) => match parse_inline(buf)? {
-            Ok(x) => x,
-            Err(need) => return Ok(Err(need)),
+            Ok((args, used)) => {
+                buf.advance(used);
+                Ok(Ok(args))
+            }
+            Err(need) => Ok(Err(need)),
         },
-    };
-    let frame = buf.split_to(used).freeze();
-    Ok(Ok(args
-        .into_iter()
-        .map(|a| match a {
-            Arg::Range(s, e) => frame.slice(s..e),
-            Arg::Owned(b) => b,
-        })
-        .collect()))
+    }
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
@@ -76,13 +69,30 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
         .map(|p| from + p)
 }
 
-/// Parses a strict decimal integer header as Redis's `string2ll` does.
+/// Parses a strict decimal integer header as Redis's `string2ll` does: an
+/// optional `-`, then one or more digits (no `+`, no spaces, at most 20 bytes),
+/// within `i64`.
 fn parse_len(line: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(line).ok()?;
-    if s.is_empty() || s.starts_with('+') || s.len() > 20 {
+    if line.len() > 20 {
         return None;
     }
-    s.parse::<i64>().ok()
+    let (negative, digits) = match line {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, line),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulated negatively, so that i64::MIN parses too.
+    let mut n: i64 = 0;
+    for &b in digits {
+        let d = i64::from(b.wrapping_sub(b'0'));
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_sub(d)?;
+    }
+    if negative { Some(n) } else { n.checked_neg() }
 }
 
 /// Parses one command from the front of `buf` without consuming it (for tests and
@@ -96,7 +106,12 @@ pub fn parse(buf: &BytesMut, limits: ParseLimits) -> Result<Parsed, ProtocolErro
     })
 }
 
-type Frame = Result<(Vec<Arg>, usize), usize>;
+/// Where a multibulk command's arguments are in its frame: inline up to a typical
+/// command's count, so parsing allocates only the final `Vec<Bytes>`.
+type ArgRanges = SmallVec<[(usize, usize); 4]>;
+
+/// A parsed command and the bytes it used, or the bytes needed first.
+type Frame<A> = Result<(A, usize), usize>;
 
 fn header_line(buf: &[u8], start: usize, what: &str) -> Result<Option<usize>, ProtocolError> {
     match find_crlf(buf, start) {
@@ -117,7 +132,7 @@ fn line_content(buf: &[u8], start: usize, nl: usize) -> &[u8] {
     buf.get(start..end).unwrap_or(&[])
 }
 
-fn parse_multibulk(buf: &[u8], limits: ParseLimits) -> Result<Frame, ProtocolError> {
+fn parse_multibulk(buf: &[u8], limits: ParseLimits) -> Result<Frame<ArgRanges>, ProtocolError> {
     let Some(nl) = header_line(buf, 1, "mbulk")? else {
         return Ok(Err(buf.len() + 1));
     };
@@ -125,7 +140,7 @@ fn parse_multibulk(buf: &[u8], limits: ParseLimits) -> Result<Frame, ProtocolErr
         .filter(|&n| n <= i64::from(i32::MAX))
         .ok_or_else(|| ProtocolError("ERR Protocol error: invalid multibulk length".into()))?;
     if n <= 0 {
-        return Ok(Ok((Vec::new(), nl + 1)));
+        return Ok(Ok((ArgRanges::new(), nl + 1)));
     }
     if limits.unauthenticated && n > 10 {
         return Err(ProtocolError(
@@ -140,7 +155,7 @@ fn parse_multibulk(buf: &[u8], limits: ParseLimits) -> Result<Frame, ProtocolErr
     }
     let frozen = buf;
     // Never reserve from the header: grow as arguments are actually parsed.
-    let mut args = Vec::with_capacity(n.min(64));
+    let mut args = ArgRanges::new();
     let mut pos = nl + 1;
     for _ in 0..n {
         let Some(&first) = frozen.get(pos) else {
@@ -170,14 +185,14 @@ fn parse_multibulk(buf: &[u8], limits: ParseLimits) -> Result<Frame, ProtocolErr
         if frozen.len() < need {
             return Ok(Err(need));
         }
-        args.push(Arg::Range(start, end));
+        args.push((start, end));
         // Redis skips the two bytes after the payload without checking them.
         pos = need;
     }
     Ok(Ok((args, pos)))
 }
 
-fn parse_inline(buf: &[u8]) -> Result<Frame, ProtocolError> {
+fn parse_inline(buf: &[u8]) -> Result<Frame<Vec<Bytes>>, ProtocolError> {
     let Some(nl) = find_crlf(buf, 0) else {
         if buf.len() > MAX_INLINE {
             return Err(ProtocolError(
@@ -189,7 +204,7 @@ fn parse_inline(buf: &[u8]) -> Result<Frame, ProtocolError> {
     let line = line_content(buf, 0, nl);
     let args = split_args(line)
         .ok_or_else(|| ProtocolError("ERR Protocol error: unbalanced quotes in request".into()))?;
-    Ok(Ok((args.into_iter().map(Arg::Owned).collect(), nl + 1)))
+    Ok(Ok((args, nl + 1)))
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -441,6 +456,68 @@ mod tests {
             }
             prop_assert_eq!(got, cmds);
             prop_assert!(buf.is_empty());
+        }
+    }
+}
+
+#[cfg(test)]
+mod len_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition `parse_len` must agree with: Rust's `i64` parser, minus a
+    /// leading `+`, within 20 bytes.
+    fn reference(line: &[u8]) -> Option<i64> {
+        let s = std::str::from_utf8(line).ok()?;
+        if s.is_empty() || s.starts_with('+') || s.len() > 20 {
+            return None;
+        }
+        s.parse::<i64>().ok()
+    }
+
+    #[test]
+    fn lengths_at_the_edges() {
+        for (line, want) in [
+            (&b"0"[..], Some(0)),
+            (b"3", Some(3)),
+            (b"-1", Some(-1)),
+            (b"007", Some(7)),
+            (b"-0", Some(0)),
+            (b"9223372036854775807", Some(i64::MAX)),
+            (b"-9223372036854775808", Some(i64::MIN)),
+            (b"9223372036854775808", None),
+            (b"-9223372036854775809", None),
+            (b"", None),
+            (b"-", None),
+            (b"+1", None),
+            (b" 1", None),
+            (b"1 ", None),
+            (b"1a", None),
+            (b"--1", None),
+            (b"000000000000000000001", None),
+        ] {
+            assert_eq!(parse_len(line), want, "{line:?}");
+            assert_eq!(reference(line), want, "{line:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 4096,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x1E4),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn parse_len_agrees_with_the_std_parser(
+            line in prop::collection::vec(
+                prop_oneof![8 => b'0'..=b'9', 1 => Just(b'-'), 1 => Just(b'+'), 1 => any::<u8>()],
+                0..24,
+            )
+        ) {
+            prop_assert_eq!(parse_len(&line), reference(&line));
         }
     }
 }

@@ -63,6 +63,12 @@ impl WriteBatch {
         WriteBatch { rep, count: 0 }
     }
 
+    /// Reserves room for at least `payload` more bytes of operations, so a batch
+    /// that is about to grow by many small writes does not reallocate for each.
+    pub fn reserve(&mut self, payload: usize) {
+        self.rep.reserve(payload);
+    }
+
     /// Adds a put of `key` → `value` in the default keyspace.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         self.push(ValueKind::Value, 0, key.as_ref(), Some(value.as_ref()))

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use shaledb::{Keyspace, WriteBatch};
 
-use crate::layout::{self, Kind, Record};
+use crate::layout::{self, EngineKey, Kind, Record};
 use crate::store::Server;
 
 /// An error a command answers with.
@@ -39,7 +40,9 @@ pub fn fail<T>(text: &str) -> CmdResult<T> {
 /// `-WRONGTYPE ...`.
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-type OverlayKey = (u32, Vec<u8>);
+/// A keyspace id and an engine key, inline when short (most are), so buffering a
+/// write or probing the overlay allocates nothing for the key.
+type OverlayKey = (u32, EngineKey);
 
 /// Reads and buffered writes of one command or transaction.
 pub struct Exec<'a> {
@@ -50,16 +53,22 @@ pub struct Exec<'a> {
     /// "Now" in ms since the epoch, from the engine's clock, fixed for the command.
     pub now: u64,
     spaces: BTreeMap<usize, Keyspace>,
-    overlay: BTreeMap<OverlayKey, Option<Bytes>>,
+    /// Buffered writes by key (`None`: deleted), for read-your-writes. Hashed, not
+    /// ordered: point reads and writes are what runs and transactions do; the rare
+    /// scan sorts the entries in its range ([`overlay_range`](Self::overlay_range)).
+    overlay: FxHashMap<OverlayKey, Option<Bytes>>,
     ranges: Vec<(u32, Vec<u8>, Vec<u8>)>,
     batch: WriteBatch,
-    /// (db, key) of every user key modified (for WATCH).
-    pub touched: Vec<(usize, Bytes)>,
+    /// (db, key) of every user key modified, for WATCH ([`touch`](Self::touch)).
+    touched: Vec<(usize, EngineKey)>,
     /// Keyspace hits and misses counted by [`read`](Self::read) and not yet added
     /// to the server's counters (they are on drop, or by [`flush_stats`](Self::flush_stats)).
     hits: u64,
     misses: u64,
 }
+
+/// Bytes a write batch reserves on its first write.
+const BATCH_RESERVE: usize = 1024;
 
 impl Drop for Exec<'_> {
     fn drop(&mut self) {
@@ -89,7 +98,7 @@ impl<'a> Exec<'a> {
             db,
             now: engine_now(&srv.ctx.db),
             spaces: BTreeMap::new(),
-            overlay: BTreeMap::new(),
+            overlay: FxHashMap::default(),
             ranges: Vec::new(),
             batch: WriteBatch::new(),
             touched: Vec::new(),
@@ -136,22 +145,54 @@ impl<'a> Exec<'a> {
         }
         self.overlay.clear();
         self.ranges.clear();
-        let mut touched = std::mem::take(&mut self.touched);
+        let touched = std::mem::take(&mut self.touched);
+        self.flag_watchers(touched);
+        Ok(())
+    }
+
+    /// Records that `key` in `db` is modified by this overlay, so that its
+    /// watchers are flagged when it commits.
+    pub fn touch(&mut self, db: usize, key: &[u8]) {
+        self.touched.push((db, EngineKey::from_slice(key)));
+    }
+
+    /// Flags the watchers of the committed writes' keys. Checked after the write,
+    /// so a WATCH that lands before the commit sees it; most writes find nobody
+    /// watching and stop at one atomic load per key.
+    fn flag_watchers(&self, mut touched: Vec<(usize, EngineKey)>) {
+        touched.retain(|(db, _)| self.srv.watching(*db));
+        if touched.is_empty() {
+            return;
+        }
         touched.sort();
         touched.dedup();
-        let mut i = 0;
-        while i < touched.len() {
-            let db = touched.get(i).map_or(0, |t| t.0);
-            let keys: Vec<Bytes> = touched
-                .iter()
-                .skip(i)
-                .take_while(|t| t.0 == db)
-                .map(|t| t.1.clone())
-                .collect();
-            i += keys.len().max(1);
-            self.srv.touch(db, &keys);
+        for group in touched.chunk_by(|a, b| a.0 == b.0) {
+            if let Some((db, _)) = group.first() {
+                self.srv.touch(*db, group.iter().map(|(_, k)| k.as_slice()));
+            }
         }
-        Ok(())
+    }
+
+    /// The overlay's entries of keyspace `id` from `lo` to `hi` (exclusive), in key
+    /// order.
+    fn overlay_range(&self, id: u32, lo: Bound<&[u8]>, hi: &[u8]) -> Vec<(&[u8], &Option<Bytes>)> {
+        let mut out: Vec<(&[u8], &Option<Bytes>)> = self
+            .overlay
+            .iter()
+            .filter(|((k_id, k), _)| {
+                let k = k.as_slice();
+                *k_id == id
+                    && k < hi
+                    && match lo {
+                        Bound::Included(lo) => k >= lo,
+                        Bound::Excluded(lo) => k > lo,
+                        Bound::Unbounded => true,
+                    }
+            })
+            .map(|((_, k), v)| (k.as_slice(), v))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out
     }
 
     fn hidden_by_range(&self, id: u32, key: &[u8]) -> bool {
@@ -163,10 +204,10 @@ impl<'a> Exec<'a> {
     /// Raw engine read with this overlay's writes applied.
     pub fn get_raw(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
         let id = self.ks_ref()?.id();
-        // Outside MULTI and multi-key commands the overlay is empty: skip building
-        // its owned key.
+        // Outside MULTI and pipelined runs the overlay is empty: skip building its
+        // key.
         if !self.overlay.is_empty()
-            && let Some(v) = self.overlay.get(&(id, key.to_vec()))
+            && let Some(v) = self.overlay.get(&(id, EngineKey::from_slice(key)))
         {
             return Ok(v.clone());
         }
@@ -177,8 +218,18 @@ impl<'a> Exec<'a> {
     }
 
     /// Raw engine put (with an engine expiry when `expiry` is non-zero).
-    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>, expiry: u64) -> CmdResult<()> {
+    pub fn put_raw(
+        &mut self,
+        key: impl Into<EngineKey>,
+        value: Vec<u8>,
+        expiry: u64,
+    ) -> CmdResult<()> {
+        let key = key.into();
         let id = self.ks_ref()?.id();
+        if self.batch.is_empty() {
+            // A pipelined run writes many records: start with room for several.
+            self.batch.reserve(BATCH_RESERVE);
+        }
         if expiry == 0 {
             self.batch.put_in(id, &key, &value);
         } else {
@@ -189,7 +240,8 @@ impl<'a> Exec<'a> {
     }
 
     /// Raw engine delete.
-    pub fn delete_raw(&mut self, key: Vec<u8>) -> CmdResult<()> {
+    pub fn delete_raw(&mut self, key: impl Into<EngineKey>) -> CmdResult<()> {
+        let key = key.into();
         let id = self.ks_ref()?.id();
         self.batch.delete_in(id, &key);
         self.overlay.insert((id, key), None);
@@ -200,12 +252,9 @@ impl<'a> Exec<'a> {
     pub fn delete_range_raw(&mut self, start: Vec<u8>, end: Vec<u8>) -> CmdResult<()> {
         let id = self.ks_ref()?.id();
         self.batch.delete_range_in(id, &start, &end);
-        let lo = (id, start.clone());
-        let hi = (id, end.clone());
-        let doomed: Vec<OverlayKey> = self.overlay.range(lo..hi).map(|(k, _)| k.clone()).collect();
-        for k in doomed {
-            self.overlay.remove(&k);
-        }
+        self.overlay.retain(|(k_id, k), _| {
+            *k_id != id || k.as_slice() < start.as_slice() || k.as_slice() >= end.as_slice()
+        });
         self.ranges.push((id, start, end));
         Ok(())
     }
@@ -250,36 +299,27 @@ impl<'a> Exec<'a> {
         };
         let range = (lo_b.clone(), Bound::Excluded(hi.to_vec()));
         let mut base = ks.range::<Vec<u8>, _>(range).peekable();
-        let olo = match &lo_b {
-            Bound::Included(k) => Bound::Included((id, k.clone())),
-            Bound::Excluded(k) => Bound::Excluded((id, k.clone())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let mut over = self
-            .overlay
-            .range((olo, Bound::Excluded((id, hi.to_vec()))))
-            .peekable();
+        let over_range = self.overlay_range(id, lo_b.as_ref().map(|k| k.as_slice()), hi);
+        let mut over = over_range.into_iter().peekable();
         loop {
             let b_key = match base.peek() {
                 Some(Ok((k, _))) => Some(k.clone()),
                 Some(Err(e)) => return Err(CmdError::Engine(e.clone())),
                 None => None,
             };
-            let o_key = over.peek().map(|((_, k), _)| k.clone());
+            let o_key = over.peek().map(|(k, _)| *k);
             let item = match (b_key, o_key) {
                 (None, None) => break,
-                (Some(bk), ok) if ok.as_ref().is_none_or(|ok| bk.as_ref() < ok.as_slice()) => {
-                    match base.next() {
-                        Some(Ok((k, v))) if !self.hidden_by_range(id, &k) => Some((k, v)),
-                        _ => None,
-                    }
-                }
+                (Some(bk), ok) if ok.is_none_or(|ok| bk.as_ref() < ok) => match base.next() {
+                    Some(Ok((k, v))) if !self.hidden_by_range(id, &k) => Some((k, v)),
+                    _ => None,
+                },
                 (bk, Some(ok)) => {
-                    if bk.as_ref().is_some_and(|bk| bk.as_ref() == ok.as_slice()) {
+                    if bk.as_ref().is_some_and(|bk| bk.as_ref() == ok) {
                         base.next();
                     }
                     match over.next() {
-                        Some((_, Some(v))) => Some((Bytes::from(ok), v.clone())),
+                        Some((_, Some(v))) => Some((Bytes::copy_from_slice(ok), v.clone())),
                         _ => None,
                     }
                 }
@@ -348,17 +388,17 @@ impl<'a> Exec<'a> {
         if rec.expired(self.now) {
             return self.delete_key(key, Some(rec.kind));
         }
-        self.touched.push((self.db, Bytes::copy_from_slice(key)));
+        self.touch(self.db, key);
         if rec.kind == Kind::Hash {
-            self.put_raw(layout::marker_key(key).into_vec(), Vec::new(), 0)?;
+            self.put_raw(layout::marker_key(key), Vec::new(), 0)?;
         }
-        self.put_raw(layout::record_key(key).into_vec(), rec.encode(), rec.expiry)
+        self.put_raw(layout::record_key(key), rec.encode(), rec.expiry)
     }
 
     /// Deletes `key` (its record, and a hash's fields and marker).
     pub fn delete_key(&mut self, key: &[u8], kind: Option<Kind>) -> CmdResult<()> {
-        self.touched.push((self.db, Bytes::copy_from_slice(key)));
-        self.delete_raw(layout::record_key(key).into_vec())?;
+        self.touch(self.db, key);
+        self.delete_raw(layout::record_key(key))?;
         if kind == Some(Kind::Hash) {
             self.clear_hash(key)?;
         }
@@ -367,7 +407,7 @@ impl<'a> Exec<'a> {
 
     /// Deletes what a hash keeps beside its record: its marker and its fields.
     fn clear_hash(&mut self, key: &[u8]) -> CmdResult<()> {
-        self.delete_raw(layout::marker_key(key).into_vec())?;
+        self.delete_raw(layout::marker_key(key))?;
         self.clear_fields(key)
     }
 

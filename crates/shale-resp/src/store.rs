@@ -1,7 +1,7 @@
 //! Server-wide state: the logical databases, their lock tables and WATCH registries.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -63,7 +63,6 @@ pub struct Server {
     /// Test callbacks (none in production).
     #[doc(hidden)]
     pub hooks: TestHooks,
-    hasher: std::collections::hash_map::RandomState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,7 +91,6 @@ impl Server {
             dbs,
             stats: RedisStats::default(),
             hooks: TestHooks::default(),
-            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -113,10 +111,11 @@ impl Server {
 
     /// The stripe of `key`.
     pub fn stripe_of(&self, key: &[u8]) -> usize {
-        let mut h = self.hasher.build_hasher();
-        h.write(key);
+        // Fx, not SipHash: a key picks only which lock it shares with others, and
+        // a client that wants contention can send one key over and over anyway.
+        let h = rustc_hash::FxBuildHasher.hash_one(key);
         let n = self.config.lock_stripes.max(1) as u64;
-        usize::try_from(h.finish() % n).unwrap_or(0)
+        usize::try_from(h % n).unwrap_or(0)
     }
 
     /// The engine keyspace of database `db` (created on first use).
@@ -230,13 +229,13 @@ impl Server {
     }
 
     /// Marks the watchers of modified keys dirty.
-    pub fn touch(&self, db: usize, keys: &[Bytes]) {
+    pub fn touch<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if !self.watching(db) {
+            return;
+        }
         let Some(slot) = self.dbs.get(db) else {
             return;
         };
-        if slot.watched.load(Ordering::SeqCst) == 0 {
-            return;
-        }
         let w = lock(&slot.watchers);
         for k in keys {
             if let Some(list) = w.get(k) {
@@ -245,6 +244,13 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// True if some client watches a key of `db` now.
+    pub fn watching(&self, db: usize) -> bool {
+        self.dbs
+            .get(db)
+            .is_some_and(|slot| slot.watched.load(Ordering::SeqCst) > 0)
     }
 
     /// The keys watched in `db` right now.
@@ -399,6 +405,14 @@ pub struct LockPlan {
 }
 
 impl LockPlan {
+    /// An empty plan with room for `keys` stripes.
+    pub fn with_capacity(keys: usize) -> Self {
+        LockPlan {
+            stripes: Vec::with_capacity(keys),
+            exclusive: Vec::new(),
+        }
+    }
+
     /// Adds the stripe of `key` in `db`.
     pub fn key(&mut self, srv: &Server, db: usize, key: &[u8]) {
         self.stripes.push((db, srv.stripe_of(key)));
@@ -421,7 +435,10 @@ impl LockPlan {
             .collect();
         dbs.sort_unstable();
         dbs.dedup();
-        let mut set = LockSet::default();
+        let mut set = LockSet {
+            _stripes: Vec::with_capacity(self.stripes.len()),
+            ..LockSet::default()
+        };
         for db in dbs {
             let Some(slot) = srv.dbs.get(db) else {
                 continue;

@@ -229,10 +229,15 @@ impl Metrics {
 
     /// A recorder for the commands of one pipelined run, published when it drops.
     pub fn run_recorder(&self, protocol: &'static str) -> RunRecorder<'_> {
+        self.run_recorder_for(protocol, 0)
+    }
+
+    /// [`run_recorder`](Self::run_recorder) with room for `commands` commands.
+    pub fn run_recorder_for(&self, protocol: &'static str, commands: usize) -> RunRecorder<'_> {
         RunRecorder {
             metrics: self,
             protocol,
-            pending: Vec::new(),
+            pending: Vec::with_capacity(commands),
         }
     }
 

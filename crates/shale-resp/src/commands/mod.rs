@@ -7,7 +7,10 @@ pub mod server;
 pub mod strings;
 pub mod transaction;
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use shale_server::RunRecorder;
 
 use crate::exec::{CmdError, CmdResult, Exec};
@@ -87,28 +90,39 @@ impl Spec {
         arity_ok(self.arity, n)
     }
 
-    /// The key arguments of `args`.
-    pub fn keys<'b>(&self, args: &'b [Bytes]) -> Vec<&'b Bytes> {
-        if self.first <= 0 {
-            return Vec::new();
-        }
-        let n = i64::try_from(args.len()).unwrap_or(0);
-        let first = i64::from(self.first);
-        let last = if self.last < 0 {
-            n + i64::from(self.last)
+    /// The key arguments of `args`, in order.
+    pub fn keys<'b>(&self, args: &'b [Bytes]) -> impl Iterator<Item = &'b Bytes> + use<'b> {
+        let n = args.len();
+        let first = usize::try_from(self.first).unwrap_or(0);
+        // One past the last key: `last` counts from the end when negative.
+        let end = if self.first <= 0 {
+            0
+        } else if self.last < 0 {
+            n.saturating_sub(usize::try_from(self.last.unsigned_abs()).unwrap_or(n))
+                .saturating_add(1)
         } else {
-            i64::from(self.last).min(n - 1)
+            usize::try_from(self.last).map_or(n, |l| l.saturating_add(1).min(n))
         };
-        let step = i64::from(self.step.max(1));
-        let mut out = Vec::new();
-        let mut i = first;
-        while i <= last {
-            if let Some(a) = usize::try_from(i).ok().and_then(|i| args.get(i)) {
-                out.push(a);
-            }
-            i += step;
-        }
-        out
+        let step = usize::try_from(self.step.max(1)).unwrap_or(1);
+        args.get(first..end.max(first))
+            .unwrap_or(&[])
+            .iter()
+            .step_by(step)
+    }
+
+    /// True if the command takes no key locks: it reads one key record and writes
+    /// nothing, so one engine read makes it atomic.
+    pub fn lock_free(&self) -> bool {
+        matches!(
+            self.name,
+            "get" | "strlen" | "type" | "ttl" | "pttl" | "expiretime" | "pexpiretime"
+        )
+    }
+
+    /// True for CLIENT, COMMAND and CONFIG, whose second argument names a
+    /// subcommand.
+    pub fn is_container(&self) -> bool {
+        matches!(self.name, "client" | "command" | "config")
     }
 
     /// True if the command may write.
@@ -241,10 +255,18 @@ pub static COMMANDS: &[Spec] = &[
 
 /// The table entry for a (case-insensitive) command name.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    COMMANDS
-        .iter()
-        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    static BY_NAME: OnceLock<FxHashMap<&'static [u8], &'static Spec>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect());
+    // Every name is short: lower-case the candidate on the stack.
+    let mut lower = [0u8; MAX_NAME];
+    let lower = lower.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    by_name.get(&*lower).copied()
 }
+
+/// Bytes of the longest command name [`lookup`] can find.
+const MAX_NAME: usize = 16;
 
 /// Redis's reply to an unknown command.
 pub fn unknown_command(args: &[Bytes]) -> String {
@@ -302,13 +324,6 @@ fn sub_of<'f>(full: &'f str, container: &str) -> Option<&'f str> {
     full.strip_prefix(container)?.strip_prefix('|')
 }
 
-/// True if `name` is a container command (CLIENT, COMMAND, CONFIG).
-fn is_container(name: &str) -> bool {
-    SUBCOMMANDS
-        .iter()
-        .any(|(full, _)| sub_of(full, name).is_some())
-}
-
 /// The full name and arity of `container`'s subcommand `sub`, if it has one.
 fn subcommand(container: &str, sub: &[u8]) -> Option<(&'static str, i32)> {
     SUBCOMMANDS
@@ -321,6 +336,9 @@ fn subcommand(container: &str, sub: &[u8]) -> Option<(&'static str, i32)> {
 /// `CLIENT LIST`: a container's subcommand as Redis names it (`config|get`), any
 /// other command by its own name.
 pub fn stat_name(spec: &Spec, args: &[Bytes]) -> &'static str {
+    if !spec.is_container() {
+        return spec.name;
+    }
     args.get(1)
         .and_then(|sub| subcommand(spec.name, sub))
         .map_or(spec.name, |(full, _)| full)
@@ -330,7 +348,7 @@ pub fn stat_name(spec: &Spec, args: &[Bytes]) -> &'static str {
 /// number of arguments for a known one. Like Redis, [`dispatch`] answers it before
 /// running or queueing the command (so MULTI then fails with EXECABORT).
 fn subcommand_error(spec: &Spec, args: &[Bytes]) -> Option<String> {
-    if !is_container(spec.name) {
+    if !spec.is_container() {
         return None;
     }
     let sub = args.get(1)?;
@@ -373,17 +391,6 @@ pub fn plan_locks(srv: &Server, spec: &Spec, args: &[Bytes], db: usize, plan: &m
     }
 }
 
-/// Commands that need no key locks: a single engine read of one key record.
-const LOCK_FREE: &[&str] = &[
-    "get",
-    "strlen",
-    "type",
-    "ttl",
-    "pttl",
-    "expiretime",
-    "pexpiretime",
-];
-
 /// Runs one command outside MULTI: locks its keys, runs it, commits.
 pub fn run_single(srv: &Server, sess: &mut Session, spec: &Spec, args: &[Bytes]) -> Reply {
     srv.before_command(spec.name);
@@ -393,7 +400,7 @@ pub fn run_single(srv: &Server, sess: &mut Session, spec: &Spec, args: &[Bytes])
     let mut plan = LockPlan::default();
     // Commands that read one key record and write nothing are atomic without
     // locks: one engine read.
-    if spec.scope != Scope::Control && !LOCK_FREE.contains(&spec.name) {
+    if spec.scope != Scope::Control && !spec.lock_free() {
         plan_locks(srv, spec, args, sess.db, &mut plan);
     }
     let _locks = plan.acquire(srv);
@@ -443,15 +450,15 @@ pub fn run_batch(
     sess: &mut Session,
     run: &[(&'static Spec, &[Bytes])],
 ) -> Vec<Reply> {
-    let mut plan = LockPlan::default();
+    let mut plan = LockPlan::with_capacity(run.len());
     for (spec, args) in run {
-        if !LOCK_FREE.contains(&spec.name) {
+        if !spec.lock_free() {
             plan_locks(srv, spec, args, sess.db, &mut plan);
         }
     }
     let _locks = plan.acquire(srv);
     let mut ex = Exec::new(srv, sess.db);
-    let mut rec = srv.ctx.metrics.run_recorder("redis");
+    let mut rec = srv.ctx.metrics.run_recorder_for("redis", run.len());
     let mut replies: Vec<Reply> = run
         .iter()
         .map(|(spec, args)| run_in(srv, sess, &mut ex, &mut rec, spec, args))
@@ -713,5 +720,49 @@ mod tests {
         let mut out = Vec::new();
         Reply::Array(vec![Reply::Nil; usize::from(u16::MAX)]).encode(2, &mut out);
         assert!(out.len() - 5 * usize::from(u16::MAX) <= HEADER_BYTES);
+    }
+
+    #[test]
+    fn lookup_finds_every_command_in_any_case_and_nothing_else() {
+        for spec in COMMANDS {
+            assert!(spec.name.len() <= MAX_NAME, "{}", spec.name);
+            let upper = spec.name.to_ascii_uppercase();
+            for name in [spec.name.to_string(), upper] {
+                let found = lookup(name.as_bytes()).map(|s| s.name);
+                assert_eq!(found, Some(spec.name));
+            }
+        }
+        for name in [&b""[..], b"gett", b"ge", b"get ", b"\xffget", &[b'g'; 40]] {
+            assert!(lookup(name).is_none(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn containers_are_the_commands_with_subcommands() {
+        for spec in COMMANDS {
+            let has_subcommands = SUBCOMMANDS
+                .iter()
+                .any(|(full, _)| sub_of(full, spec.name).is_some());
+            assert_eq!(spec.is_container(), has_subcommands, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn keys_follow_first_last_and_step() {
+        let args: Vec<Bytes> = ["mset", "a", "1", "b", "2", "c", "3"]
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
+        let keys = |name: &str, n: usize| -> Vec<Bytes> {
+            let spec = lookup(name.as_bytes()).unwrap();
+            spec.keys(&args[..n]).cloned().collect()
+        };
+        assert_eq!(keys("mset", 7), ["a", "b", "c"]);
+        assert_eq!(keys("del", 4), ["a", "1", "b"]);
+        assert_eq!(keys("get", 2), ["a"]);
+        assert_eq!(keys("set", 3), ["a"]);
+        assert_eq!(keys("rename", 3), ["a", "1"]);
+        assert!(keys("ping", 1).is_empty());
+        assert!(keys("get", 1).is_empty());
     }
 }

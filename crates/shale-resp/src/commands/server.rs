@@ -53,7 +53,7 @@ fn flush_current(cx: &mut Cx<'_, '_>) -> CmdResult<()> {
     let db = cx.ex.db;
     for k in cx.srv.watched_keys(db) {
         if cx.ex.lookup(&k)?.is_some() {
-            cx.ex.touched.push((db, k));
+            cx.ex.touch(db, &k);
         }
     }
     cx.ex

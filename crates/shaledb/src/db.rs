@@ -644,20 +644,12 @@ impl DbInner {
         for (_, file) in sv.version.files_for_key(lookup.user_key()) {
             let table = self.tables.get(file.number)?;
             let h = *hash.get_or_insert_with(|| filter_hash(lookup.user_key()));
-            if let Some((ikey, value)) = table.get_hashed(lookup.internal_key(), h)? {
-                let source = VersionSource::Table(file.number);
-                let Some(p) = parse_internal_key(&ikey) else {
-                    return Err(Error::corruption(
-                        source.path(&self.path),
-                        0,
-                        "table returned a malformed internal key",
-                    ));
-                };
+            if let Some((seq, kind, value)) = table.get_hashed(lookup.internal_key(), h)? {
                 return Ok(Some(FoundVersion {
-                    seq: p.seq,
-                    kind: p.kind,
+                    seq,
+                    kind,
                     value,
-                    source,
+                    source: VersionSource::Table(file.number),
                 }));
             }
         }

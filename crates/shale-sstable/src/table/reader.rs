@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use shale_core::key::user_key;
-use shale_core::{Error, FragmentedTombstones, InternalIterator, RangeTombstone, Result};
+use shale_core::key::{parse_internal_key, user_key};
+use shale_core::{
+    Error, FragmentedTombstones, InternalIterator, RangeTombstone, Result, SeqNo, ValueKind,
+};
 use shale_fs::RandomAccessFile;
 
 use crate::block::{Block, BlockIter};
@@ -198,12 +200,35 @@ impl Table {
     /// newest version visible at the snapshot (which may be a tombstone: check the
     /// key's kind). Consults the bloom filter before the index.
     pub fn get(&self, lookup: &[u8]) -> Result<Option<(Vec<u8>, Bytes)>> {
-        self.get_hashed(lookup, filter_hash(user_key(lookup)))
+        self.find(lookup, filter_hash(user_key(lookup)), |key, _, value| {
+            Ok((key.to_vec(), value))
+        })
     }
 
-    /// [`Table::get`] with the lookup's [`filter_hash`] computed by the caller: a
-    /// lookup that probes several tables hashes its key once.
-    pub fn get_hashed(&self, lookup: &[u8], hash: u64) -> Result<Option<(Vec<u8>, Bytes)>> {
+    /// [`Table::get`] for a lookup whose [`filter_hash`] the caller computed (a
+    /// lookup that probes several tables hashes its key once), answering with the
+    /// found entry's seqno and kind instead of a copy of its key.
+    pub fn get_hashed(
+        &self,
+        lookup: &[u8],
+        hash: u64,
+    ) -> Result<Option<(SeqNo, ValueKind, Bytes)>> {
+        self.find(lookup, hash, |key, offset, value| {
+            let p = parse_internal_key(key).ok_or_else(|| {
+                Error::corruption(&*self.path, offset, "entry with a malformed key")
+            })?;
+            Ok((p.seq, p.kind, value))
+        })
+    }
+
+    /// The point lookup behind [`get`](Self::get) and [`get_hashed`](Self::get_hashed):
+    /// `found` gets the entry's internal key, its block's offset and its value.
+    fn find<R>(
+        &self,
+        lookup: &[u8],
+        hash: u64,
+        found: impl FnOnce(&[u8], u64, Bytes) -> Result<R>,
+    ) -> Result<Option<R>> {
         let ukey = user_key(lookup);
         if !self.may_contain_hash(hash) {
             return Ok(None);
@@ -220,7 +245,7 @@ impl Table {
         let mut it = BlockIter::new(&block, &*self.path, handle.offset);
         it.seek(lookup);
         if it.valid() && user_key(it.key()) == ukey {
-            return Ok(Some((it.key().to_vec(), it.value_bytes())));
+            return found(it.key(), handle.offset, it.value_bytes()).map(Some);
         }
         it.status()?;
         Ok(None)

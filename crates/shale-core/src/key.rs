@@ -145,7 +145,37 @@ pub fn parse_internal_key(ikey: &[u8]) -> Option<ParsedKey<'_>> {
 pub fn compare_internal_keys(a: &[u8], b: &[u8]) -> Ordering {
     let (ua, ta) = split_internal_key(a);
     let (ub, tb) = split_internal_key(b);
-    ua.cmp(ub).then_with(|| tb.cmp(&ta))
+    compare_bytes(ua, ub).then_with(|| tb.cmp(&ta))
+}
+
+/// Bytewise order, as `<[u8]>::cmp`, for the short keys every lookup compares
+/// dozens of times: eight bytes at a time inline (as big-endian words, which order
+/// like their bytes), where the slice order calls `memcmp` for each comparison.
+/// Long keys still go to `memcmp`.
+#[inline]
+pub fn compare_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    const INLINE_MAX: usize = 32;
+    let n = a.len().min(b.len());
+    if n > INLINE_MAX {
+        return a.cmp(b);
+    }
+    let (a8, b8) = (a.get(..n).unwrap_or(a), b.get(..n).unwrap_or(b));
+    let (wa, wb) = (a8.chunks_exact(8), b8.chunks_exact(8));
+    let (ta, tb) = (wa.remainder(), wb.remainder());
+    let word = |c: &[u8]| u64::from_be_bytes(c.try_into().unwrap_or([0; 8]));
+    for (x, y) in wa.zip(wb) {
+        let (x, y) = (word(x), word(y));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    // The remainders have the same length (under eight bytes).
+    for (x, y) in ta.iter().zip(tb) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// An owned internal key that orders by [`compare_internal_keys`]; the memtable's key.
@@ -275,6 +305,21 @@ mod tests {
             let b = make_internal_key(&kb, sb, ValueKind::Value);
             let expected = ka.cmp(&kb).then(sb.cmp(&sa));
             prop_assert_eq!(compare_internal_keys(&a, &b), expected);
+        }
+
+        /// Pairs that share a long head (the inline words tie) and differ near
+        /// the end, in the remainder, in length only, or past the inline limit.
+        #[test]
+        fn compare_bytes_matches_the_slice_order(
+            head in proptest::collection::vec(prop_oneof![Just(0u8), Just(0xffu8), any::<u8>()], 0..40),
+            ta in proptest::collection::vec(prop_oneof![Just(0u8), Just(0x80u8), any::<u8>()], 0..10),
+            tb in proptest::collection::vec(prop_oneof![Just(0u8), Just(0x80u8), any::<u8>()], 0..10),
+        ) {
+            let a = [head.as_slice(), &ta].concat();
+            let b = [head.as_slice(), &tb].concat();
+            prop_assert_eq!(compare_bytes(&a, &b), a.cmp(&b));
+            prop_assert_eq!(compare_bytes(&b, &a), b.cmp(&a));
+            prop_assert_eq!(compare_bytes(&a, &a), std::cmp::Ordering::Equal);
         }
     }
 }

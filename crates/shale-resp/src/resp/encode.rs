@@ -69,33 +69,29 @@ impl Reply {
                     .collect();
                 line(out, b'-', &clean);
             }
-            Reply::Int(n) => line(out, b':', n.to_string().as_bytes()),
+            Reply::Int(n) => number_line(out, b':', *n),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
             Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
             Reply::Array(items) => {
-                line(out, b'*', items.len().to_string().as_bytes());
+                number_line(out, b'*', items.len());
                 for i in items {
                     i.encode(proto, out);
                 }
             }
             Reply::Set(items) => {
-                line(
-                    out,
-                    if resp3 { b'~' } else { b'*' },
-                    items.len().to_string().as_bytes(),
-                );
+                number_line(out, if resp3 { b'~' } else { b'*' }, items.len());
                 for i in items {
                     i.encode(proto, out);
                 }
             }
             Reply::Map(pairs) => {
                 if resp3 {
-                    line(out, b'%', pairs.len().to_string().as_bytes());
+                    number_line(out, b'%', pairs.len());
                 } else {
-                    line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
+                    number_line(out, b'*', pairs.len() * 2);
                 }
                 for (k, v) in pairs {
                     k.encode(proto, out);
@@ -111,7 +107,7 @@ impl Reply {
             }
             Reply::Verbatim(s) => {
                 if resp3 {
-                    line(out, b'=', (s.len() + 4).to_string().as_bytes());
+                    number_line(out, b'=', s.len() + 4);
                     out.extend_from_slice(b"txt:");
                     out.extend_from_slice(s.as_bytes());
                     out.extend_from_slice(b"\r\n");
@@ -129,8 +125,14 @@ fn line(out: &mut Vec<u8>, prefix: u8, body: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A line holding a decimal number (a length or an integer reply), formatted on
+/// the stack: replies are encoded by the thousand per second.
+fn number_line(out: &mut Vec<u8>, prefix: u8, n: impl itoa::Integer) {
+    line(out, prefix, itoa::Buffer::new().format(n).as_bytes());
+}
+
 fn bulk(out: &mut Vec<u8>, b: &[u8]) {
-    line(out, b'$', b.len().to_string().as_bytes());
+    number_line(out, b'$', b.len());
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
 }

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use shale_core::key::{compare_internal_keys, user_key};
+use shale_core::key::{compare_bytes, compare_internal_keys, user_key};
 use shale_core::{Error, Result, SeqNo};
 
 /// What the engine knows about one table file, recorded in the manifest.
@@ -40,8 +40,8 @@ impl FileMeta {
 
     /// True if the file's user-key range intersects `[lo, hi]` (None = unbounded).
     pub fn overlaps(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> bool {
-        let before = hi.is_some_and(|hi| self.smallest_user_key() > hi);
-        let after = lo.is_some_and(|lo| self.largest_user_key() < lo);
+        let before = hi.is_some_and(|hi| compare_bytes(self.smallest_user_key(), hi).is_gt());
+        let after = lo.is_some_and(|lo| compare_bytes(self.largest_user_key(), lo).is_lt());
         !(before || after)
     }
 }
@@ -156,8 +156,11 @@ impl Version {
                 let (overlapping, deeper): (&[Arc<FileMeta>], _) = if level == 0 {
                     (files, None)
                 } else {
-                    let i = files.partition_point(|f| f.largest_user_key() < key);
-                    (&[], files.get(i).filter(|f| f.smallest_user_key() <= key))
+                    let i =
+                        files.partition_point(|f| compare_bytes(f.largest_user_key(), key).is_lt());
+                    let holds =
+                        |f: &&Arc<FileMeta>| compare_bytes(f.smallest_user_key(), key).is_le();
+                    (&[], files.get(i).filter(holds))
                 };
                 overlapping
                     .iter()

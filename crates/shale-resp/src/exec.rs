@@ -67,8 +67,11 @@ pub struct Exec<'a> {
     misses: u64,
 }
 
+/// Entries the overlay makes room for on its first write.
+const OVERLAY_RESERVE: usize = 16;
+
 /// Bytes a write batch reserves on its first write.
-const BATCH_RESERVE: usize = 1024;
+const BATCH_RESERVE: usize = 4096;
 
 impl Drop for Exec<'_> {
     fn drop(&mut self) {
@@ -217,6 +220,14 @@ impl<'a> Exec<'a> {
         Ok(self.ks_ref()?.get(key)?)
     }
 
+    /// Gives an empty overlay room for a pipelined run's writes, so that it does
+    /// not rehash its way up from a handful.
+    fn reserve_overlay(&mut self) {
+        if self.overlay.capacity() == 0 {
+            self.overlay.reserve(OVERLAY_RESERVE);
+        }
+    }
+
     /// Raw engine put (with an engine expiry when `expiry` is non-zero).
     pub fn put_raw(
         &mut self,
@@ -235,6 +246,7 @@ impl<'a> Exec<'a> {
         } else {
             self.batch.put_with_expiry_in(id, &key, &value, expiry);
         }
+        self.reserve_overlay();
         self.overlay.insert((id, key), Some(Bytes::from(value)));
         Ok(())
     }
@@ -244,6 +256,7 @@ impl<'a> Exec<'a> {
         let key = key.into();
         let id = self.ks_ref()?.id();
         self.batch.delete_in(id, &key);
+        self.reserve_overlay();
         self.overlay.insert((id, key), None);
         Ok(())
     }

@@ -403,6 +403,7 @@ impl<'a> Exec<'a> {
         }
         self.touch(self.db, key);
         if rec.kind == Kind::Hash {
+            self.srv.note_hash(self.db);
             self.put_raw(layout::marker_key(key), Vec::new(), 0)?;
         }
         self.put_raw(layout::record_key(key), rec.encode(), rec.expiry)
@@ -428,6 +429,9 @@ impl<'a> Exec<'a> {
     /// the engine's bloom filters usually tell without reading a data block. True
     /// means it may be one (or was one and expired): look its record up.
     pub fn may_be_hash(&mut self, key: &[u8]) -> CmdResult<bool> {
+        if !self.srv.may_hold_hashes(self.db) {
+            return Ok(false);
+        }
         Ok(self.get_raw(&layout::marker_key(key))?.is_some())
     }
 

@@ -26,6 +26,11 @@ pub struct DbSlot {
     stripes: Box<[Mutex<()>]>,
     watchers: Mutex<HashMap<Bytes, Vec<(u64, DirtyFlag)>>>,
     watched: AtomicUsize,
+    /// False while the database certainly holds no hash (no hash marker existed
+    /// when its keyspace was opened and none was written since), so a plain SET
+    /// need not look for one ([`Server::may_hold_hashes`]). Never goes back to
+    /// false in this process: a stale true costs one filtered lookup per SET.
+    hashes: AtomicBool,
 }
 
 /// A test callback that gets a command's name.
@@ -82,6 +87,8 @@ impl Server {
                 stripes: (0..stripes).map(|_| Mutex::new(())).collect(),
                 watchers: Mutex::new(HashMap::new()),
                 watched: AtomicUsize::new(0),
+                // Until the keyspace is opened and looked at, assume hashes.
+                hashes: AtomicBool::new(true),
             })
             .collect();
         Server {
@@ -136,8 +143,33 @@ impl Server {
             Err(shaledb::Error::Poisoned(_)) => return Ok(ks),
             Err(e) => return Err(e),
         }
+        // Before any command can use the keyspace: does it hold a hash marker?
+        let markers = [layout::MARKER_PREFIX];
+        let none = [layout::MARKER_PREFIX + 1];
+        let any = ks.range(markers.as_slice()..none.as_slice()).next();
+        if let Some(Err(e)) = &any {
+            return Err(e.clone());
+        }
+        slot.hashes.store(any.is_some(), Ordering::Release);
         *g = Some(ks.clone());
         Ok(ks)
+    }
+
+    /// False if database `db` certainly holds no hash. Read under the key's lock
+    /// stripe: a hash written by another command on the same key was noted
+    /// ([`note_hash`](Self::note_hash)) before that command released the stripe.
+    pub fn may_hold_hashes(&self, db: usize) -> bool {
+        self.dbs
+            .get(db)
+            .is_none_or(|slot| slot.hashes.load(Ordering::Acquire))
+    }
+
+    /// Notes that database `db` is getting a hash, before the write that creates it
+    /// commits.
+    pub fn note_hash(&self, db: usize) {
+        if let Some(slot) = self.dbs.get(db) {
+            slot.hashes.store(true, Ordering::Release);
+        }
     }
 
     /// Brings a database's keyspace to the current layout on its first use in

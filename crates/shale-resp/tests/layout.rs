@@ -56,6 +56,52 @@ fn a_plain_set_over_a_hash_clears_its_fields_and_marker() {
     assert_eq!(raw_keys(&s.ctx.db), vec![b"f:layout".to_vec()]);
 }
 
+/// A plain SET skips the marker lookup while the database holds no hash: the
+/// server must still see a hash created before a restart, and one created earlier
+/// in the same pipeline.
+#[test]
+fn a_plain_set_finds_hashes_from_before_a_restart_and_from_its_own_pipeline() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let setup = || Setup {
+        dir: Some(Arc::clone(&dir)),
+        ..Setup::default()
+    };
+    let s = TestServer::with(setup());
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "s", "x"]), V::ok());
+    assert_eq!(c.cmd(&["HSET", "h", "a", "1", "b", "2"]), V::I(2));
+    s.stop();
+
+    let s = TestServer::with(setup());
+    let mut c = s.conn();
+    // The first command on the reopened database.
+    assert_eq!(c.cmd(&["SET", "h", "v"]), V::ok());
+    assert_eq!(
+        raw_keys(&s.ctx.db),
+        vec![b"f:layout".to_vec(), b"kh".to_vec(), b"ks".to_vec()],
+        "the hash's fields and marker are gone"
+    );
+    assert_eq!(c.cmd(&["FLUSHDB"]), V::ok());
+    s.stop();
+
+    // No hash at all now; one pipeline creates a hash and overwrites it.
+    let s = TestServer::with(setup());
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "s", "x"]), V::ok());
+    let mut pipeline = frame(&[b"HSET", b"g", b"a", b"1"]);
+    pipeline.extend(frame(&[b"SET", b"g", b"v"]));
+    pipeline.extend(frame(&[b"TYPE", b"g"]));
+    c.send(&pipeline);
+    assert_eq!(c.read(), V::I(1));
+    assert_eq!(c.read(), V::ok());
+    assert_eq!(c.read(), V::S("string".into()));
+    assert_eq!(
+        raw_keys(&s.ctx.db),
+        vec![b"f:layout".to_vec(), b"kg".to_vec(), b"ks".to_vec()],
+        "no field or marker of the overwritten hash is left"
+    );
+}
+
 #[test]
 fn a_layout_1_keyspace_gets_its_hash_markers_on_first_use() {
     let dir = Arc::new(tempfile::tempdir().unwrap());

@@ -51,6 +51,10 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, ctx: Context, shared:
     let mut eof = false;
     let mut last_activity = Instant::now();
     let mut grace: Option<Instant> = None;
+    // One subscription to the shutdown signal for the connection's life, not one
+    // per request (each registers with the signal's shared waiter list).
+    let shutdown = ctx.shutdown.wait();
+    tokio::pin!(shutdown);
     loop {
         let mut more_ready = false;
         if !closing {
@@ -167,7 +171,7 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, ctx: Context, shared:
                     }
                 }
             },
-            _ = ctx.shutdown.wait(), if !closing => closing = true,
+            _ = &mut shutdown, if !closing => closing = true,
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return;

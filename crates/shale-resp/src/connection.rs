@@ -31,6 +31,11 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, srv: Arc<Server>) {
     let mut closing = false;
     let idle = limits.idle_timeout();
     let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
+    // One subscription to the shutdown signal for the connection's life: a new one
+    // per pass of the loop would register and unregister with the signal's shared
+    // waiter list on every request.
+    let shutdown = srv.ctx.shutdown.wait();
+    tokio::pin!(shutdown);
     loop {
         if out_pos == out.len() {
             out.clear();
@@ -82,7 +87,7 @@ pub async fn handle(stream: TcpStream, guard: ClientGuard, srv: Arc<Server>) {
                     }
                 }
             },
-            _ = srv.ctx.shutdown.wait(), if !closing => closing = true,
+            _ = &mut shutdown, if !closing => closing = true,
             _ = sleep_until(deadline), if deadline.is_some() && !closing && pending == 0 => break,
         }
     }

@@ -66,6 +66,9 @@ pub struct BlockIter<B = Block, P = Arc<Path>> {
     next_off: usize,
     /// Restart interval holding the current entry.
     restart_index: usize,
+    /// Offset of the restart point after `restart_index` (`usize::MAX` for the
+    /// last interval), kept so a forward step decodes no restart offset.
+    next_restart: usize,
     key: Vec<u8>,
     value_off: usize,
     value_len: usize,
@@ -99,6 +102,7 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
             current: 0,
             next_off: 0,
             restart_index: 0,
+            next_restart: usize::MAX,
             // Room for a typical key up front: one allocation, no regrowth mid-seek.
             key: Vec::with_capacity(64),
             value_off: 0,
@@ -213,15 +217,25 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
         self.key.clear();
         self.restart_index = i;
         self.next_off = self.block.borrow().restart_point(i);
+        self.next_restart = self.restart_after(i);
+    }
+
+    /// Offset of the restart point after interval `i`, `usize::MAX` if none.
+    fn restart_after(&self, i: usize) -> usize {
+        let block = self.block.borrow();
+        if i + 1 < block.num_restarts {
+            block.restart_point(i + 1)
+        } else {
+            usize::MAX
+        }
     }
 
     /// Decodes the entry after the current one, tracking the restart interval.
     fn advance(&mut self) -> bool {
         let p = self.next_off;
-        while self.restart_index + 1 < self.block.borrow().num_restarts
-            && self.block.borrow().restart_point(self.restart_index + 1) <= p
-        {
+        while self.next_restart <= p {
             self.restart_index += 1;
+            self.next_restart = self.restart_after(self.restart_index);
             // Entries at restart points share nothing; enforcing it keeps forward and
             // reverse decoding of a damaged block consistent.
             self.key.clear();

@@ -4,7 +4,7 @@
 //! Callers hold the lock stripes of every key they touch (see [`crate::store`]), so
 //! nothing else writes those keys between the reads here and the commit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -55,8 +55,12 @@ pub struct Exec<'a> {
     spaces: BTreeMap<usize, Keyspace>,
     /// Buffered writes by key (`None`: deleted), for read-your-writes. Hashed, not
     /// ordered: point reads and writes are what runs and transactions do; the rare
-    /// scan sorts the entries in its range ([`overlay_range`](Self::overlay_range)).
+    /// scan orders them ([`ordered`](Self::ordered)).
     overlay: FxHashMap<OverlayKey, Option<Bytes>>,
+    /// The overlay's keys in order: built by the first scan over the overlay and
+    /// kept up to date from then on, so that a run without scans never pays for
+    /// ordering, and one with many scans pays for it once.
+    ordered: Option<BTreeSet<OverlayKey>>,
     ranges: Vec<(u32, Vec<u8>, Vec<u8>)>,
     batch: WriteBatch,
     /// (db, key) of every user key modified, for WATCH ([`touch`](Self::touch)).
@@ -102,6 +106,7 @@ impl<'a> Exec<'a> {
             now: engine_now(&srv.ctx.db),
             spaces: BTreeMap::new(),
             overlay: FxHashMap::default(),
+            ordered: None,
             ranges: Vec::new(),
             batch: WriteBatch::new(),
             touched: Vec::new(),
@@ -147,6 +152,7 @@ impl<'a> Exec<'a> {
             self.srv.ctx.write(batch)?;
         }
         self.overlay.clear();
+        self.ordered = None;
         self.ranges.clear();
         let touched = std::mem::take(&mut self.touched);
         self.flag_watchers(touched);
@@ -176,26 +182,40 @@ impl<'a> Exec<'a> {
         }
     }
 
+    /// Orders the overlay's keys, if that was not done yet.
+    fn order_overlay(&mut self) {
+        if self.ordered.is_none() {
+            self.ordered = Some(self.overlay.keys().cloned().collect());
+        }
+    }
+
     /// The overlay's entries of keyspace `id` from `lo` to `hi` (exclusive), in key
-    /// order.
-    fn overlay_range(&self, id: u32, lo: Bound<&[u8]>, hi: &[u8]) -> Vec<(&[u8], &Option<Bytes>)> {
-        let mut out: Vec<(&[u8], &Option<Bytes>)> = self
-            .overlay
+    /// order; [`order_overlay`](Self::order_overlay) must have run.
+    fn overlay_range(
+        &self,
+        id: u32,
+        lo: Bound<&[u8]>,
+        hi: &[u8],
+    ) -> impl Iterator<Item = (&[u8], &Option<Bytes>)> {
+        let lo = lo.map(|k| (id, EngineKey::from_slice(k)));
+        let hi = Bound::Excluded((id, EngineKey::from_slice(hi)));
+        self.ordered
             .iter()
-            .filter(|((k_id, k), _)| {
-                let k = k.as_slice();
-                *k_id == id
-                    && k < hi
-                    && match lo {
-                        Bound::Included(lo) => k >= lo,
-                        Bound::Excluded(lo) => k > lo,
-                        Bound::Unbounded => true,
-                    }
-            })
-            .map(|((_, k), v)| (k.as_slice(), v))
-            .collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        out
+            .flat_map(move |set| set.range((lo.clone(), hi.clone())))
+            .filter_map(|k| Some((k.1.as_slice(), self.overlay.get(k)?)))
+    }
+
+    /// Adds a buffered write to the overlay (and to its order, once there is one).
+    fn overlay_insert(&mut self, key: OverlayKey, value: Option<Bytes>) {
+        if self.overlay.capacity() == 0 {
+            // Room for a pipelined run's writes, rather than rehashing up from a
+            // handful.
+            self.overlay.reserve(OVERLAY_RESERVE);
+        }
+        if let Some(set) = &mut self.ordered {
+            set.insert(key.clone());
+        }
+        self.overlay.insert(key, value);
     }
 
     fn hidden_by_range(&self, id: u32, key: &[u8]) -> bool {
@@ -220,14 +240,6 @@ impl<'a> Exec<'a> {
         Ok(self.ks_ref()?.get(key)?)
     }
 
-    /// Gives an empty overlay room for a pipelined run's writes, so that it does
-    /// not rehash its way up from a handful.
-    fn reserve_overlay(&mut self) {
-        if self.overlay.capacity() == 0 {
-            self.overlay.reserve(OVERLAY_RESERVE);
-        }
-    }
-
     /// Raw engine put (with an engine expiry when `expiry` is non-zero).
     pub fn put_raw(
         &mut self,
@@ -246,8 +258,7 @@ impl<'a> Exec<'a> {
         } else {
             self.batch.put_with_expiry_in(id, &key, &value, expiry);
         }
-        self.reserve_overlay();
-        self.overlay.insert((id, key), Some(Bytes::from(value)));
+        self.overlay_insert((id, key), Some(Bytes::from(value)));
         Ok(())
     }
 
@@ -256,8 +267,7 @@ impl<'a> Exec<'a> {
         let key = key.into();
         let id = self.ks_ref()?.id();
         self.batch.delete_in(id, &key);
-        self.reserve_overlay();
-        self.overlay.insert((id, key), None);
+        self.overlay_insert((id, key), None);
         Ok(())
     }
 
@@ -268,6 +278,11 @@ impl<'a> Exec<'a> {
         self.overlay.retain(|(k_id, k), _| {
             *k_id != id || k.as_slice() < start.as_slice() || k.as_slice() >= end.as_slice()
         });
+        if let Some(set) = &mut self.ordered {
+            let mut doomed = set.split_off(&(id, EngineKey::from_slice(&start)));
+            let mut kept = doomed.split_off(&(id, EngineKey::from_slice(&end)));
+            set.append(&mut kept);
+        }
         self.ranges.push((id, start, end));
         Ok(())
     }
@@ -312,8 +327,10 @@ impl<'a> Exec<'a> {
         };
         let range = (lo_b.clone(), Bound::Excluded(hi.to_vec()));
         let mut base = ks.range::<Vec<u8>, _>(range).peekable();
-        let over_range = self.overlay_range(id, lo_b.as_ref().map(|k| k.as_slice()), hi);
-        let mut over = over_range.into_iter().peekable();
+        self.order_overlay();
+        let mut over = self
+            .overlay_range(id, lo_b.as_ref().map(|k| k.as_slice()), hi)
+            .peekable();
         loop {
             let b_key = match base.peek() {
                 Some(Ok((k, _))) => Some(k.clone()),

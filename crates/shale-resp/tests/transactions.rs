@@ -88,6 +88,46 @@ fn exec_reads_its_own_writes() {
     assert_eq!(c.cmd(&["HGETALL", "h"]), V::A(vec![]));
 }
 
+/// Scans inside a transaction order the overlay once and keep that order up to
+/// date through later writes, point deletes and range deletes (a hash of more than
+/// 64 fields is cleared with one range delete).
+#[test]
+fn scans_in_a_transaction_see_writes_made_after_the_first_scan() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let mut big: Vec<String> = vec!["HSET".into(), "big".into()];
+    for i in 0..70 {
+        big.push(format!("f{i:02}"));
+        big.push(i.to_string());
+    }
+    let big: Vec<&str> = big.iter().map(String::as_str).collect();
+    c.cmd(&["MULTI"]);
+    c.cmd(&["HSET", "h", "b", "2"]);
+    c.cmd(&["HGETALL", "h"]);
+    c.cmd(&["HSET", "h", "a", "1", "c", "3"]);
+    c.cmd(&["HGETALL", "h"]);
+    c.cmd(&["HDEL", "h", "b"]);
+    c.cmd(&["HKEYS", "h"]);
+    c.cmd(&big);
+    c.cmd(&["HLEN", "big"]);
+    c.cmd(&["DEL", "big"]);
+    c.cmd(&["HSET", "big", "z", "9"]);
+    c.cmd(&["HGETALL", "big"]);
+    c.cmd(&["KEYS", "*"]);
+    let r = c.cmd(&["EXEC"]).items();
+    assert_eq!(r[1], V::arr(&["b", "2"]));
+    assert_eq!(r[3], V::arr(&["a", "1", "b", "2", "c", "3"]));
+    assert_eq!(r[5], V::arr(&["a", "c"]));
+    assert_eq!(r[6], V::I(70));
+    assert_eq!(r[7], V::I(70));
+    assert_eq!(r[10], V::arr(&["z", "9"]));
+    let mut keys = r[11].items();
+    keys.sort_by_key(|k| k.text());
+    assert_eq!(keys, vec![V::b("big"), V::b("h")]);
+    assert_eq!(c.cmd(&["HGETALL", "big"]), V::arr(&["z", "9"]));
+    assert_eq!(c.cmd(&["HKEYS", "h"]), V::arr(&["a", "c"]));
+}
+
 #[test]
 fn watch_aborts_when_another_client_writes() {
     let s = TestServer::start();

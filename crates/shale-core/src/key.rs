@@ -221,9 +221,24 @@ pub struct LookupKey(Vec<u8>);
 impl LookupKey {
     /// The target for reading `user_key` as of `seq`.
     pub fn new(user_key: &[u8], seq: SeqNo) -> Self {
-        let mut v = Vec::with_capacity(user_key.len() + TRAILER_LEN);
-        append_internal_key(&mut v, user_key, seq.min(MAX_SEQNO), KIND_FOR_SEEK);
-        LookupKey(v)
+        Self::new_in(
+            Vec::with_capacity(user_key.len() + TRAILER_LEN),
+            user_key,
+            seq,
+        )
+    }
+
+    /// [`LookupKey::new`] built in `buf` (cleared first), so a caller that keeps a
+    /// buffer ([`into_buffer`](Self::into_buffer)) looks keys up without allocating.
+    pub fn new_in(mut buf: Vec<u8>, user_key: &[u8], seq: SeqNo) -> Self {
+        buf.clear();
+        append_internal_key(&mut buf, user_key, seq.min(MAX_SEQNO), KIND_FOR_SEEK);
+        LookupKey(buf)
+    }
+
+    /// The buffer back, for the next [`new_in`](Self::new_in).
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.0
     }
 
     /// The encoded internal key.

@@ -598,7 +598,7 @@ impl DbInner {
             .range_tombstones(&self.tables)?
             .and_then(|t| t.max_covering_seq(key, seq))
             .unwrap_or(0);
-        let Some(found) = self.newest_version(sv, &LookupKey::new(key, seq))? else {
+        let Some(found) = newest_version_of(self, sv, key, seq)? else {
             return Ok(None);
         };
         if found.seq < covered_below {
@@ -741,4 +741,25 @@ impl DbInner {
             }
         }
     }
+}
+
+thread_local! {
+    /// A buffer for the point lookup's seek key, reused by every lookup on the
+    /// thread, so a `get` allocates nothing for it.
+    static LOOKUP_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// [`DbInner::newest_version`] of `key` at `seq`, with the seek key built in the
+/// thread's lookup buffer. (A lookup nested inside another on the same thread finds
+/// the buffer taken and simply allocates.)
+fn newest_version_of(
+    db: &DbInner,
+    sv: &SuperVersion,
+    key: &[u8],
+    seq: SeqNo,
+) -> Result<Option<FoundVersion>> {
+    let lookup = LookupKey::new_in(LOOKUP_BUF.take(), key, seq);
+    let found = db.newest_version(sv, &lookup);
+    LOOKUP_BUF.set(lookup.into_buffer());
+    found
 }

@@ -16,9 +16,7 @@ impl DbInner {
     pub(crate) fn newest_seqno(&self, ks: &Ks, key: &[u8]) -> Result<Option<SeqNo>> {
         let sv = ks.super_version();
         let found = (|| {
-            let point = self
-                .newest_version(&sv, &LookupKey::new(key, MAX_SEQNO))?
-                .map(|v| v.seq);
+            let point = self.newest_version(&sv, key, MAX_SEQNO)?.map(|v| v.seq);
             let range = sv
                 .range_tombstones(&self.tables)?
                 .and_then(|t| t.max_covering_seq(key, MAX_SEQNO));

@@ -598,7 +598,7 @@ impl DbInner {
             .range_tombstones(&self.tables)?
             .and_then(|t| t.max_covering_seq(key, seq))
             .unwrap_or(0);
-        let Some(found) = newest_version_of(self, sv, key, seq)? else {
+        let Some(found) = self.newest_version(sv, key, seq)? else {
             return Ok(None);
         };
         if found.seq < covered_below {
@@ -614,10 +614,26 @@ impl DbInner {
         }
     }
 
-    /// The newest version of `lookup`'s key at or below its seqno, searching in the
-    /// point-lookup order: the active memtable, the frozen ones newest first, level-0
-    /// tables newest first, then one table per deeper level. The first hit decides.
+    /// The newest version of `key` at or below `seq`, searching in the point-lookup
+    /// order: the active memtable, the frozen ones newest first, level-0 tables
+    /// newest first, then one table per deeper level. The first hit decides.
+    ///
+    /// The seek key is built in a buffer the thread keeps, so a lookup allocates
+    /// nothing for it (a lookup nested inside another on the same thread finds the
+    /// buffer taken and simply allocates).
     pub(crate) fn newest_version(
+        &self,
+        sv: &SuperVersion,
+        key: &[u8],
+        seq: SeqNo,
+    ) -> Result<Option<FoundVersion>> {
+        let lookup = LookupKey::new_in(LOOKUP_BUF.take(), key, seq);
+        let found = self.newest_version_of(sv, &lookup);
+        LOOKUP_BUF.set(lookup.into_buffer());
+        found
+    }
+
+    fn newest_version_of(
         &self,
         sv: &SuperVersion,
         lookup: &LookupKey,
@@ -744,22 +760,6 @@ impl DbInner {
 }
 
 thread_local! {
-    /// A buffer for the point lookup's seek key, reused by every lookup on the
-    /// thread, so a `get` allocates nothing for it.
+    /// The seek key buffer of [`DbInner::newest_version`], one per thread.
     static LOOKUP_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// [`DbInner::newest_version`] of `key` at `seq`, with the seek key built in the
-/// thread's lookup buffer. (A lookup nested inside another on the same thread finds
-/// the buffer taken and simply allocates.)
-fn newest_version_of(
-    db: &DbInner,
-    sv: &SuperVersion,
-    key: &[u8],
-    seq: SeqNo,
-) -> Result<Option<FoundVersion>> {
-    let lookup = LookupKey::new_in(LOOKUP_BUF.take(), key, seq);
-    let found = db.newest_version(sv, &lookup);
-    LOOKUP_BUF.set(lookup.into_buffer());
-    found
 }

@@ -262,12 +262,12 @@ impl Server {
 
     /// Marks the watchers of modified keys dirty.
     pub fn touch<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
-        if !self.watching(db) {
-            return;
-        }
         let Some(slot) = self.dbs.get(db) else {
             return;
         };
+        if slot.watched.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let w = lock(&slot.watchers);
         for k in keys {
             if let Some(list) = w.get(k) {

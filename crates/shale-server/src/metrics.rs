@@ -228,12 +228,8 @@ impl Metrics {
     }
 
     /// A recorder for the commands of one pipelined run, published when it drops.
-    pub fn run_recorder(&self, protocol: &'static str) -> RunRecorder<'_> {
-        self.run_recorder_for(protocol, 0)
-    }
-
-    /// [`run_recorder`](Self::run_recorder) with room for `commands` commands.
-    pub fn run_recorder_for(&self, protocol: &'static str, commands: usize) -> RunRecorder<'_> {
+    /// `commands` is the run's length, so recording allocates once.
+    pub fn run_recorder(&self, protocol: &'static str, commands: usize) -> RunRecorder<'_> {
         RunRecorder {
             metrics: self,
             protocol,
@@ -563,7 +559,7 @@ mod tests {
     #[test]
     fn a_run_recorder_publishes_everything_when_dropped() {
         let m = Metrics::new();
-        let mut rec = m.run_recorder("redis");
+        let mut rec = m.run_recorder("redis", 4);
         for (name, micros, failed) in [
             ("get", 10, false),
             ("get", 20, true),

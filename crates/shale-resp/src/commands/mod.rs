@@ -458,7 +458,7 @@ pub fn run_batch(
     }
     let _locks = plan.acquire(srv);
     let mut ex = Exec::new(srv, sess.db);
-    let mut rec = srv.ctx.metrics.run_recorder_for("redis", run.len());
+    let mut rec = srv.ctx.metrics.run_recorder("redis", run.len());
     let mut replies: Vec<Reply> = run
         .iter()
         .map(|(spec, args)| run_in(srv, sess, &mut ex, &mut rec, spec, args))

@@ -116,7 +116,7 @@ pub fn exec(srv: &Server, sess: &mut Session) -> Reply {
     }
     let mut ex = Exec::new(srv, sess.db);
     let mut replies = Vec::with_capacity(queue.len());
-    let mut rec = srv.ctx.metrics.run_recorder("redis");
+    let mut rec = srv.ctx.metrics.run_recorder("redis", queue.len());
     for args in &queue {
         if let Some(spec) = args.first().and_then(|n| lookup(n)) {
             replies.push(super::run_in(srv, sess, &mut ex, &mut rec, spec, args));

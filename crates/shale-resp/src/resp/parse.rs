@@ -458,12 +458,6 @@ mod tests {
             prop_assert!(buf.is_empty());
         }
     }
-}
-
-#[cfg(test)]
-mod len_tests {
-    use super::*;
-    use proptest::prelude::*;
 
     /// The definition `parse_len` must agree with: Rust's `i64` parser, minus a
     /// leading `+`, within 20 bytes.

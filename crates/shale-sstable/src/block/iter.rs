@@ -26,7 +26,11 @@ struct RevEntry {
 /// `(shared, non_shared, value_len, key_delta_start)`, with every length checked to
 /// fit before `limit`.
 #[inline]
-fn decode_entry(data: &[u8], p: usize, limit: usize) -> Option<(usize, usize, usize, usize)> {
+pub(super) fn decode_entry(
+    data: &[u8],
+    p: usize,
+    limit: usize,
+) -> Option<(usize, usize, usize, usize)> {
     let src = data.get(p..limit)?;
     let (shared, non_shared, value_len, header_len) = match src {
         [a, b, c, ..] if (a | b | c) < 0x80 => (*a as usize, *b as usize, *c as usize, 3),
@@ -157,14 +161,7 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
 
     /// The full key stored at restart point `i`, if it is well formed.
     fn restart_key(&self, i: usize) -> Option<&[u8]> {
-        let block = self.block.borrow();
-        let p = block.restart_point(i);
-        let (shared, non_shared, _, key_start) =
-            decode_entry(&block.data, p, block.restarts_offset)?;
-        if shared != 0 {
-            return None;
-        }
-        block.data.get(key_start..key_start + non_shared)
+        self.block.borrow().restart_key(i)
     }
 
     /// Decodes the entry at `p` on top of the previous key in `self.key`.
@@ -288,6 +285,19 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
         self.next_off = e.next_off;
         self.valid = true;
         self.rev_pos = Some(i);
+    }
+}
+
+impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
+    /// Positions at the entry stored at restart point `i` (invalid past the last),
+    /// for a caller that found the entry it wants by other means than `seek`.
+    pub(crate) fn seek_to_restart_point(&mut self, i: usize) {
+        self.invalidate();
+        if self.err.is_some() || i >= self.block.borrow().num_restarts {
+            return;
+        }
+        self.seek_to_restart(i);
+        self.advance();
     }
 }
 

@@ -101,6 +101,18 @@ impl Block {
         self.num_restarts
     }
 
+    /// The full key stored at restart point `i`, if that entry is well formed (an
+    /// entry at a restart point shares nothing with the one before).
+    pub(crate) fn restart_key(&self, i: usize) -> Option<&[u8]> {
+        let p = self.restart_point(i);
+        let (shared, non_shared, _, key_start) =
+            iter::decode_entry(&self.data, p, self.restarts_offset)?;
+        if shared != 0 {
+            return None;
+        }
+        self.data.get(key_start..key_start + non_shared)
+    }
+
     /// Offset of restart point `i`; validated in [`Block::new`], 0 if out of range.
     pub(crate) fn restart_point(&self, i: usize) -> usize {
         i.checked_mul(4)

@@ -148,13 +148,13 @@ impl TableIterator {
 
     fn position(
         &mut self,
-        index_op: impl FnOnce(&mut BlockIter),
+        index_op: impl FnOnce(&Table, &mut BlockIter),
         data_op: impl FnOnce(&mut BlockIter),
     ) -> bool {
         if self.err.is_some() {
             return false;
         }
-        index_op(&mut self.index);
+        index_op(&self.table, &mut self.index);
         if !self.load_data_block() {
             return false;
         }
@@ -171,19 +171,19 @@ impl InternalIterator for TableIterator {
     }
 
     fn seek_to_first(&mut self) {
-        if self.position(|i| i.seek_to_first(), |d| d.seek_to_first()) {
+        if self.position(|_, i| i.seek_to_first(), |d| d.seek_to_first()) {
             self.skip_forward();
         }
     }
 
     fn seek_to_last(&mut self) {
-        if self.position(|i| i.seek_to_last(), |d| d.seek_to_last()) {
+        if self.position(|_, i| i.seek_to_last(), |d| d.seek_to_last()) {
             self.skip_backward();
         }
     }
 
     fn seek(&mut self, target: &[u8]) {
-        if self.position(|i| i.seek(target), |d| d.seek(target)) {
+        if self.position(|t, i| t.seek_index(i, target), |d| d.seek(target)) {
             self.skip_forward();
         }
     }
@@ -191,8 +191,8 @@ impl InternalIterator for TableIterator {
     fn seek_for_prev(&mut self, target: &[u8]) {
         // The first block whose separator is >= target may hold entries <= target;
         // if target is past every separator, the last block holds them.
-        let index_op = |i: &mut BlockIter| {
-            i.seek(target);
+        let index_op = |t: &Table, i: &mut BlockIter| {
+            t.seek_index(i, target);
             if !i.valid() && i.status().is_ok() {
                 i.seek_to_last();
             }

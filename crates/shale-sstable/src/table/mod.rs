@@ -2,6 +2,7 @@
 //! [`TableIterator`].
 
 mod builder;
+mod index_heads;
 mod iter;
 mod reader;
 

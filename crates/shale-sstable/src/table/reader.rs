@@ -1,5 +1,6 @@
 //! [`Table`]: an open table file, read with positional reads from many threads.
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use crate::format::BlockHandle;
 use crate::options::TableOptions;
 use crate::properties::TableProperties;
 use crate::range_del::{decode_range_del_block, fragmented_memory};
+use crate::table::index_heads::IndexHeads;
 use crate::table::iter::TableIterator;
 
 /// An open, immutable table.
@@ -36,6 +38,9 @@ pub struct Table {
     file_size: u64,
     footer: Footer,
     index: Block,
+    /// A compact search array over `index` for point lookups (`None` when the block
+    /// is not one an array can describe).
+    index_heads: Option<IndexHeads>,
     filter: Option<BloomFilter>,
     properties: TableProperties,
     range_dels: Option<Arc<FragmentedTombstones>>,
@@ -109,6 +114,7 @@ impl Table {
         };
         let range_dels_memory = range_dels.as_deref().map_or(0, fragmented_memory);
         let cache_id = cache.as_ref().map_or(0, |c| c.new_cache_id());
+        let index_heads = IndexHeads::build(&index);
         Ok(Arc::new(Table {
             file,
             path,
@@ -116,6 +122,7 @@ impl Table {
             file_size,
             footer,
             index,
+            index_heads,
             filter,
             properties,
             range_dels,
@@ -169,11 +176,16 @@ impl Table {
     }
 
     /// Bytes of memory pinned by this open table (index and filter blocks, the
-    /// properties and the fragmented range tombstones), for the memory budget. Cached
+    /// index's search array, the properties and the fragmented range tombstones),
+    /// for the memory budget. Cached
     /// data blocks are not included.
     pub fn memory_usage(&self) -> usize {
         self.range_dels_memory
             + self.index.size()
+            + self
+                .index_heads
+                .as_ref()
+                .map_or(0, IndexHeads::memory_usage)
             + self.filter.as_ref().map_or(0, BloomFilter::size)
             + self.properties.smallest_key.len()
             + self.properties.largest_key.len()
@@ -235,7 +247,7 @@ impl Table {
         }
         // Borrowed iterators: no reference count shared with other readers changes.
         let mut index = BlockIter::new(&self.index, &*self.path, self.footer.index.offset);
-        index.seek(lookup);
+        self.seek_index(&mut index, lookup);
         if !index.valid() {
             index.status()?;
             return Ok(None);
@@ -249,6 +261,23 @@ impl Table {
         }
         it.status()?;
         Ok(None)
+    }
+
+    /// Seeks `index`, an iterator over this table's index block, to the first entry
+    /// `>= target`: through the search array when there is one.
+    pub(crate) fn seek_index<B: Borrow<Block>, P: AsRef<Path>>(
+        &self,
+        index: &mut BlockIter<B, P>,
+        target: &[u8],
+    ) {
+        match self
+            .index_heads
+            .as_ref()
+            .and_then(|h| h.lower_bound(&self.index, target))
+        {
+            Some(i) => index.seek_to_restart_point(i),
+            None => index.seek(target),
+        }
     }
 
     /// A two-level iterator over every point entry.

@@ -3,7 +3,8 @@
 //! however busy the machine is: a database shaped like one under
 //! `redis-benchmark` (keys `key:%012d`, 100-byte values; one compacted level, three
 //! overlapping level-0 tables and a memtable), then as many lookups of random keys,
-//! half of them absent. Only `lookups` is counted with the command below.
+//! half of them absent. Only `lookups` is counted with the command below; a second
+//! argument sets `block_restart_interval` (default: the engine's).
 //!
 //! ```text
 //! cargo build --release -p shale-bench --example point_gets
@@ -62,10 +63,15 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("key count"))
         .unwrap_or(200_000);
+    let restart_interval: usize = std::env::args()
+        .nth(2)
+        .map(|a| a.parse().expect("block restart interval"))
+        .unwrap_or(Options::default().block_restart_interval);
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
         write_buffer_size: 4 << 20,
         block_cache_size: 256 << 20,
+        block_restart_interval: restart_interval,
         ..Options::default()
     };
     let db = Db::open(dir.path(), opts).unwrap();
@@ -89,5 +95,5 @@ fn main() {
     db.wait_for_compactions().unwrap();
     warm_up(&ks, n);
     let hits = lookups(&ks, n);
-    println!("{n} keys, {n} lookups, {hits} hits");
+    println!("{n} keys, {n} lookups, {hits} hits, restart interval {restart_interval}");
 }

@@ -23,6 +23,9 @@ pub struct KeyspaceOptions {
     pub write_buffer_size: usize,
     /// Uncompressed size of a table data block.
     pub block_size: usize,
+    /// Data-block entries between restart points (see
+    /// [`Options::block_restart_interval`]).
+    pub block_restart_interval: usize,
     /// Bloom filter bits per key; 0 disables filters.
     pub bloom_bits_per_key: u32,
     /// Share of the memtable size spent on a filter of its keys (see
@@ -50,6 +53,7 @@ impl From<&Options> for KeyspaceOptions {
         KeyspaceOptions {
             write_buffer_size: o.effective_write_buffer_size(),
             block_size: o.block_size,
+            block_restart_interval: o.block_restart_interval,
             bloom_bits_per_key: o.bloom_bits_per_key,
             memtable_bloom_size_ratio: o.memtable_bloom_size_ratio,
             compression: o.compression,
@@ -71,6 +75,9 @@ impl KeyspaceOptions {
         if self.block_size == 0 || self.block_size > 1 << 30 {
             return Err(Error::invalid("block_size must be 1 B to 1 GiB"));
         }
+        if !(1..=crate::options::MAX_RESTART_INTERVAL).contains(&self.block_restart_interval) {
+            return Err(Error::invalid("block_restart_interval must be 1 to 65535"));
+        }
         check_memtable_bloom_size_ratio(self.memtable_bloom_size_ratio)?;
         if self.default_ttl.is_some_and(|t| t.is_zero()) {
             return Err(Error::invalid(
@@ -91,6 +98,7 @@ impl KeyspaceOptions {
     pub(crate) fn table_options(&self) -> TableOptions {
         TableOptions {
             block_size: self.block_size,
+            block_restart_interval: self.block_restart_interval,
             compression: self.compression,
             bloom_bits_per_key: self.bloom_bits_per_key,
             creation_time: std::time::SystemTime::now()
@@ -152,5 +160,23 @@ mod tests {
         assert!(validate_name("é").is_err());
         assert!(validate_name(&"x".repeat(256)).is_err());
         assert!(validate_name(&"x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn restart_interval_reaches_the_table_builder_and_is_bounded() {
+        let o = KeyspaceOptions {
+            block_restart_interval: 3,
+            ..KeyspaceOptions::default()
+        };
+        assert!(o.validate().is_ok());
+        assert_eq!(o.table_options().block_restart_interval, 3);
+        assert_eq!(KeyspaceOptions::default().block_restart_interval, 16);
+        for bad in [0, 65536] {
+            let o = KeyspaceOptions {
+                block_restart_interval: bad,
+                ..KeyspaceOptions::default()
+            };
+            assert!(o.validate().is_err(), "{bad} accepted");
+        }
     }
 }

@@ -285,6 +285,13 @@ fn options_that_cannot_work_are_rejected() {
             },
         ),
         (
+            "no restart points",
+            Options {
+                block_restart_interval: 0,
+                ..tiny_lsm_options(&fs)
+            },
+        ),
+        (
             "NaN memtable filter ratio",
             Options {
                 memtable_bloom_size_ratio: f64::NAN,

@@ -602,6 +602,7 @@ struct Config {
     write_buffer_size: usize,
     target_file_size: u64,
     block_size: usize,
+    block_restart_interval: usize,
     compression: Compression,
     bloom_bits_per_key: u32,
     background_threads: usize,
@@ -622,6 +623,7 @@ fn configs() -> Vec<Config> {
         write_buffer_size: 4 * KIB,
         target_file_size: 2 * KIB as u64,
         block_size: 256,
+        block_restart_interval: 16,
         compression: Compression::Lz4,
         bloom_bits_per_key: 10,
         background_threads: 1,
@@ -638,8 +640,9 @@ fn configs() -> Vec<Config> {
             compression: Compression::None,
             bloom_bits_per_key: 0,
             block_size: 4 * KIB,
+            block_restart_interval: 1,
             background_threads: 4,
-            ..base("tiny/none/nobloom/4KiB/4bg")
+            ..base("tiny/none/nobloom/4KiB/restart-1/4bg")
         },
         Config {
             write_buffer_size: 16 * KIB,
@@ -682,7 +685,8 @@ fn configs() -> Vec<Config> {
             background_threads: 4,
             l0_compaction_trigger: 1,
             num_levels: 2,
-            ..base("2-levels/l0-trigger-1/4bg")
+            block_restart_interval: 4,
+            ..base("2-levels/l0-trigger-1/restart-4/4bg")
         },
     ]
 }
@@ -699,6 +703,7 @@ fn options(c: &Config, fs: &MemFs, clock: &Arc<ManualClock>) -> Options {
         level_size_multiplier: 4,
         num_levels: c.num_levels,
         block_size: c.block_size,
+        block_restart_interval: c.block_restart_interval,
         bloom_bits_per_key: c.bloom_bits_per_key,
         compression: c.compression,
         background_threads: c.background_threads,

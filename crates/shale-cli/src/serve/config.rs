@@ -72,6 +72,9 @@ pub struct EngineSection {
     pub background_threads: Option<usize>,
     /// Bloom filter bits per key (0 disables filters).
     pub bloom_bits_per_key: Option<u32>,
+    /// Data-block entries between restart points (smaller: faster point reads,
+    /// larger blocks).
+    pub block_restart_interval: Option<usize>,
     /// Share of each memtable spent on a filter of its keys (0 disables it).
     pub memtable_bloom_size_ratio: Option<f64>,
     /// Table block compression: "lz4" or "none".
@@ -97,6 +100,9 @@ impl EngineSection {
         }
         if let Some(n) = self.bloom_bits_per_key {
             opts.bloom_bits_per_key = n;
+        }
+        if let Some(n) = self.block_restart_interval {
+            opts.block_restart_interval = n;
         }
         if let Some(r) = self.memtable_bloom_size_ratio {
             opts.memtable_bloom_size_ratio = r;
@@ -166,6 +172,7 @@ mod tests {
             write_buffer_size = 1048576
             compression = "none"
             memtable_bloom_size_ratio = 0.05
+            block_restart_interval = 4
             [limits]
             max_clients = 3
             "#,
@@ -181,6 +188,7 @@ mod tests {
             (1 << 20, Compression::None)
         );
         assert_eq!(o.memtable_bloom_size_ratio, 0.05);
+        assert_eq!(o.block_restart_interval, 4);
         assert!(
             ServeConfig::parse("[server]\nbogus = 1\n")
                 .unwrap_err()

@@ -15,12 +15,14 @@
 # docs/benchmarks), BIN (a `shale` binary instead of building one), BLOCK_CACHE
 # (shale's block cache in bytes, default 512 MiB: memcached runs with -m 1024 and
 # redis-server keeps everything in memory; 0 keeps the engine default of 64 MiB),
-# CARGO_TARGET_DIR (default /tmp/target-bench). Needs scripts/install-test-deps.sh.
+# ENGINE (more `key = value` lines for shale's [engine] config section, e.g.
+# "write_buffer_size = 16777216"; see docs/serve.md), CARGO_TARGET_DIR (default /tmp/target-bench). Needs scripts/install-test-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000000}
 KEYSPACE=${KEYSPACE:-1000000}
 BLOCK_CACHE=${BLOCK_CACHE:-536870912}
+ENGINE=${ENGINE:-}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-1}
 SECS=${SECS:-20}
@@ -64,8 +66,9 @@ run_shale() { # name appendfsync
     local name=$1
     local rport mport; rport=$(free_port); mport=$(free_port)
     local config="$WORK/$name.toml"
-    : > "$config"
-    [[ "$BLOCK_CACHE" != 0 ]] && printf '[engine]\nblock_cache_size = %s\n' "$BLOCK_CACHE" > "$config"
+    echo '[engine]' > "$config"
+    [[ "$BLOCK_CACHE" != 0 ]] && printf 'block_cache_size = %s\n' "$BLOCK_CACHE" >> "$config"
+    [[ -n "$ENGINE" ]] && printf '%s\n' "$ENGINE" >> "$config"
     "$BIN" --db "$WORK/$name" serve --config "$config" --protocols redis,memcache --redis "127.0.0.1:$rport" --memcache "127.0.0.1:$mport" \
         --appendfsync "$2" > "$WORK/$name.out" 2> "$WORK/$name.log" &
     local pid=$!; PIDS+=("$pid"); wait_port "$rport"
@@ -98,7 +101,7 @@ for _ in $(seq "$ROUNDS"); do
     rm -rf "${WORK:?}"/*
 done
 
-python3 - "$CSV" "$OUT/frontends.md" "$N" "$CLIENTS" "$BLOCK_CACHE" "$ROUNDS" <<'EOF'
+python3 - "$CSV" "$OUT/frontends.md" "$N" "$CLIENTS" "$BLOCK_CACHE" "$ROUNDS" "$ENGINE" <<'EOF'
 import csv, sys, platform, os, statistics
 rows = list(csv.DictReader(open(sys.argv[1])))
 out = open(sys.argv[2], "w")
@@ -112,7 +115,8 @@ def get(server, workload, pipeline):
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 out.write(f"# Front ends vs the real servers\n\n`benches/frontends.sh` on {os.cpu_count()} cores ({cpu}); "
           f"clients and servers share the machine. redis-benchmark `-t set,get -n {sys.argv[3]} -r 1000000 -c {sys.argv[4]} -d 100`; "
-          f"shale's block cache {sys.argv[5]} bytes (0: the engine default); "
+          f"shale's block cache {sys.argv[5]} bytes (0: the engine default)"
+          + (f", engine settings `{'; '.join(sys.argv[7].splitlines())}`" if sys.argv[7] else "") + "; "
           f"{sys.argv[6]} round(s), servers interleaved, each figure the median round's; "
           "memcaslap `-T 2 -c 50 -X 100` (9:1 get:set).\n\n")
 out.write("| workload | pipeline | shale ops/s | redis AOF everysec ops/s | ratio | redis default ops/s | ratio | shale p99 ms | redis AOF p99 ms |\n|---|---|---|---|---|---|---|---|---|\n")

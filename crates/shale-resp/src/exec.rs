@@ -4,7 +4,7 @@
 //! Callers hold the lock stripes of every key they touch (see [`crate::store`]), so
 //! nothing else writes those keys between the reads here and the commit.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -52,7 +52,6 @@ pub struct Exec<'a> {
     pub db: usize,
     /// "Now" in ms since the epoch, from the engine's clock, fixed for the command.
     pub now: u64,
-    spaces: BTreeMap<usize, Keyspace>,
     /// Buffered writes by key (`None`: deleted), for read-your-writes. Hashed, not
     /// ordered: point reads and writes are what runs and transactions do; the rare
     /// scan orders them ([`ordered`](Self::ordered)).
@@ -104,7 +103,6 @@ impl<'a> Exec<'a> {
             srv,
             db,
             now: engine_now(&srv.ctx.db),
-            spaces: BTreeMap::new(),
             overlay: FxHashMap::default(),
             ordered: None,
             ranges: Vec::new(),
@@ -125,19 +123,14 @@ impl<'a> Exec<'a> {
     }
 
     /// The current database's keyspace.
-    pub fn ks(&mut self) -> CmdResult<Keyspace> {
+    pub fn ks(&self) -> CmdResult<Keyspace> {
         self.ks_ref().cloned()
     }
 
     /// The current database's keyspace, borrowed: the per-command path, which must
     /// not touch the reference counts every connection shares.
-    fn ks_ref(&mut self) -> CmdResult<&Keyspace> {
-        match self.spaces.entry(self.db) {
-            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                Ok(e.insert(self.srv.keyspace(self.db)?))
-            }
-        }
+    fn ks_ref(&self) -> CmdResult<&'a Keyspace> {
+        Ok(self.srv.keyspace(self.db)?)
     }
 
     /// True if nothing was written.

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{
+    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 use bytes::Bytes;
 use shale_server::{Context, Metrics, StatsMark};
@@ -20,7 +22,12 @@ pub type DirtyFlag = Arc<AtomicBool>;
 pub struct DbSlot {
     /// Its index (`SELECT n`).
     pub index: usize,
-    ks: Mutex<Option<Keyspace>>,
+    /// The engine keyspace, once opened: read without a lock by every command
+    /// (a lock here was a cache line both workers wrote on every request).
+    ks: OnceLock<Keyspace>,
+    /// Held while the keyspace is opened and its layout checked, so that happens
+    /// once.
+    opening: Mutex<()>,
     /// Shared by every command, exclusive for FLUSHDB/FLUSHALL.
     gate: RwLock<()>,
     stripes: Box<[Mutex<()>]>,
@@ -82,7 +89,8 @@ impl Server {
         let dbs = (0..n)
             .map(|index| DbSlot {
                 index,
-                ks: Mutex::new(None),
+                ks: OnceLock::new(),
+                opening: Mutex::new(()),
                 gate: RwLock::new(()),
                 stripes: (0..stripes).map(|_| Mutex::new(())).collect(),
                 watchers: Mutex::new(HashMap::new()),
@@ -126,21 +134,25 @@ impl Server {
     }
 
     /// The engine keyspace of database `db` (created on first use).
-    pub fn keyspace(&self, db: usize) -> shaledb::Result<Keyspace> {
+    pub fn keyspace(&self, db: usize) -> shaledb::Result<&Keyspace> {
         let slot = self
             .dbs
             .get(db)
             .ok_or_else(|| shaledb::Error::invalid("DB index is out of range"))?;
-        let mut g = lock(&slot.ks);
-        if let Some(ks) = g.as_ref() {
-            return Ok(ks.clone());
+        if let Some(ks) = slot.ks.get() {
+            return Ok(ks);
+        }
+        let _opening = lock(&slot.opening);
+        if let Some(ks) = slot.ks.get() {
+            return Ok(ks);
         }
         let ks = self.ctx.db.keyspace(&format!("redis.{db}"))?;
         match self.ensure_layout(&ks) {
             Ok(()) => {}
             // The engine refuses writes until reopened (so SET cannot go wrong
-            // without markers either): serve reads, and try again next time.
-            Err(shaledb::Error::Poisoned(_)) => return Ok(ks),
+            // without markers either): serve reads. Kept as it is — a retry would
+            // meet the same poison — with `hashes` left at its cautious true.
+            Err(shaledb::Error::Poisoned(_)) => return Ok(slot.ks.get_or_init(|| ks)),
             Err(e) => return Err(e),
         }
         // Before any command can use the keyspace: does it hold a hash marker?
@@ -151,8 +163,7 @@ impl Server {
             return Err(e.clone());
         }
         slot.hashes.store(any.is_some(), Ordering::Release);
-        *g = Some(ks.clone());
-        Ok(ks)
+        Ok(slot.ks.get_or_init(|| ks))
     }
 
     /// False if database `db` certainly holds no hash. Read under the key's lock
@@ -223,7 +234,7 @@ impl Server {
     pub fn existing_keyspace(&self, db: usize) -> shaledb::Result<Option<Keyspace>> {
         let name = format!("redis.{db}");
         if self.ctx.db.list_keyspaces().contains(&name) {
-            self.keyspace(db).map(Some)
+            self.keyspace(db).map(|ks| Some(ks.clone()))
         } else {
             Ok(None)
         }

@@ -217,6 +217,21 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
         self.next_restart = self.restart_after(i);
     }
 
+    /// Loads one byte of each cache line of the restart interval about to be
+    /// scanned, before the scan. The scan's own loads wait on each other (an entry's
+    /// lengths say where the next one starts); these do not, so their cache misses
+    /// overlap instead of coming one after another.
+    fn touch_interval(&self) {
+        let block = self.block.borrow();
+        let data = block.data();
+        let end = self.next_restart.min(block.restarts_offset);
+        let mut p = self.next_off + 64;
+        while p < end {
+            std::hint::black_box(data.get(p).copied());
+            p += 64;
+        }
+    }
+
     /// Offset of the restart point after interval `i`, `usize::MAX` if none.
     fn restart_after(&self, i: usize) -> usize {
         let block = self.block.borrow();
@@ -346,6 +361,7 @@ impl<B: Borrow<Block>, P: AsRef<Path>> InternalIterator for BlockIter<B, P> {
             }
         }
         self.seek_to_restart(left);
+        self.touch_interval();
         while self.advance() {
             if compare_internal_keys(&self.key, target) != Ordering::Less {
                 return;

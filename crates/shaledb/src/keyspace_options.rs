@@ -75,9 +75,7 @@ impl KeyspaceOptions {
         if self.block_size == 0 || self.block_size > 1 << 30 {
             return Err(Error::invalid("block_size must be 1 B to 1 GiB"));
         }
-        if !(1..=crate::options::MAX_RESTART_INTERVAL).contains(&self.block_restart_interval) {
-            return Err(Error::invalid("block_restart_interval must be 1 to 65535"));
-        }
+        check_block_restart_interval(self.block_restart_interval)?;
         check_memtable_bloom_size_ratio(self.memtable_bloom_size_ratio)?;
         if self.default_ttl.is_some_and(|t| t.is_zero()) {
             return Err(Error::invalid(
@@ -106,6 +104,21 @@ impl KeyspaceOptions {
                 .map_or(0, |d| d.as_secs()),
             ..TableOptions::default()
         }
+    }
+}
+
+/// The largest `block_restart_interval` accepted (a block rarely holds more entries).
+pub(crate) const MAX_RESTART_INTERVAL: usize = 65535;
+
+/// Rejects a restart interval outside 1..=[`MAX_RESTART_INTERVAL`], for [`Options`]
+/// and [`KeyspaceOptions`] alike.
+pub(crate) fn check_block_restart_interval(n: usize) -> Result<()> {
+    if (1..=MAX_RESTART_INTERVAL).contains(&n) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "block_restart_interval must be 1 to {MAX_RESTART_INTERVAL}"
+        )))
     }
 }
 

@@ -16,9 +16,6 @@ use crate::{Error, Result};
 
 const MIB: u64 = 1 << 20;
 
-/// The largest `block_restart_interval` accepted (a block rarely holds more entries).
-pub(crate) const MAX_RESTART_INTERVAL: usize = 65535;
-
 /// How a database is opened and run. Every field has a sensible default; settings that
 /// cannot work are rejected by [`Db::open`](crate::Db::open) with `InvalidArgument`
 /// before anything is touched on disk.
@@ -177,7 +174,7 @@ impl Options {
 
     /// Rejects settings that cannot work, before anything is touched on disk.
     pub(crate) fn validate(&self) -> Result<()> {
-        let checks: [(bool, &str); 13] = [
+        let checks: [(bool, &str); 12] = [
             (
                 self.max_write_group_bytes == 0,
                 "max_write_group_bytes must be at least 1",
@@ -227,10 +224,6 @@ impl Options {
                 self.block_size == 0 || self.block_size > 1 << 30,
                 "block_size must be 1 B to 1 GiB",
             ),
-            (
-                !(1..=MAX_RESTART_INTERVAL).contains(&self.block_restart_interval),
-                "block_restart_interval must be 1 to 65535",
-            ),
         ];
         if let Some((_, msg)) = checks.iter().find(|(bad, _)| *bad) {
             return Err(Error::invalid(*msg));
@@ -245,6 +238,7 @@ impl Options {
                 "max_manifest_size must be at least 1024 bytes",
             ));
         }
+        crate::keyspace_options::check_block_restart_interval(self.block_restart_interval)?;
         crate::keyspace_options::check_memtable_bloom_size_ratio(self.memtable_bloom_size_ratio)?;
         for (name, ks) in &self.keyspace_options {
             crate::keyspace_options::validate_name(name)?;

@@ -122,11 +122,6 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// The current database's keyspace.
-    pub fn ks(&self) -> CmdResult<Keyspace> {
-        self.ks_ref().cloned()
-    }
-
     /// The current database's keyspace, borrowed: the per-command path, which must
     /// not touch the reference counts every connection shares.
     fn ks_ref(&self) -> CmdResult<&'a Keyspace> {
@@ -219,7 +214,8 @@ impl<'a> Exec<'a> {
 
     /// Raw engine read with this overlay's writes applied.
     pub fn get_raw(&mut self, key: &[u8]) -> CmdResult<Option<Bytes>> {
-        let id = self.ks_ref()?.id();
+        let ks = self.ks_ref()?;
+        let id = ks.id();
         // Outside MULTI and pipelined runs the overlay is empty: skip building its
         // key.
         if !self.overlay.is_empty()
@@ -230,7 +226,7 @@ impl<'a> Exec<'a> {
         if self.hidden_by_range(id, key) {
             return Ok(None);
         }
-        Ok(self.ks_ref()?.get(key)?)
+        Ok(ks.get(key)?)
     }
 
     /// Raw engine put (with an engine expiry when `expiry` is non-zero).
@@ -311,7 +307,7 @@ impl<'a> Exec<'a> {
         hi: &[u8],
         mut f: impl FnMut(Bytes, Bytes) -> CmdResult<bool>,
     ) -> CmdResult<()> {
-        let ks = self.ks()?;
+        let ks = self.ks_ref()?;
         let id = ks.id();
         let lo_b = if after {
             Bound::Excluded(lo.to_vec())

@@ -148,21 +148,22 @@ impl Server {
         }
         let ks = self.ctx.db.keyspace(&format!("redis.{db}"))?;
         match self.ensure_layout(&ks) {
-            Ok(()) => {}
+            Ok(()) => {
+                // Before any command can use the keyspace: does it hold a hash marker?
+                let markers = [layout::MARKER_PREFIX];
+                let none = [layout::MARKER_PREFIX + 1];
+                let any = ks.range(markers.as_slice()..none.as_slice()).next();
+                if let Some(Err(e)) = &any {
+                    return Err(e.clone());
+                }
+                slot.hashes.store(any.is_some(), Ordering::Release);
+            }
             // The engine refuses writes until reopened (so SET cannot go wrong
             // without markers either): serve reads. Kept as it is — a retry would
             // meet the same poison — with `hashes` left at its cautious true.
-            Err(shaledb::Error::Poisoned(_)) => return Ok(slot.ks.get_or_init(|| ks)),
+            Err(shaledb::Error::Poisoned(_)) => {}
             Err(e) => return Err(e),
         }
-        // Before any command can use the keyspace: does it hold a hash marker?
-        let markers = [layout::MARKER_PREFIX];
-        let none = [layout::MARKER_PREFIX + 1];
-        let any = ks.range(markers.as_slice()..none.as_slice()).next();
-        if let Some(Err(e)) = &any {
-            return Err(e.clone());
-        }
-        slot.hashes.store(any.is_some(), Ordering::Release);
         Ok(slot.ks.get_or_init(|| ks))
     }
 

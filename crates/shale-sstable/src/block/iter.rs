@@ -12,6 +12,10 @@ use shale_core::{Error, InternalIterator, Result, compare_internal_keys};
 
 use super::Block;
 
+/// Bytes per cache line on the machines we run on, the stride of
+/// [`BlockIter::touch_interval`].
+const CACHE_LINE: usize = 64;
+
 /// One entry of the current restart interval, remembered for reverse iteration.
 #[derive(Debug, Clone, Copy)]
 struct RevEntry {
@@ -217,7 +221,7 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
         self.next_restart = self.restart_after(i);
     }
 
-    /// Loads one byte of each cache line of the restart interval about to be
+    /// Loads one byte of each [`CACHE_LINE`] of the restart interval about to be
     /// scanned, before the scan. The scan's own loads wait on each other (an entry's
     /// lengths say where the next one starts); these do not, so their cache misses
     /// overlap instead of coming one after another.
@@ -225,10 +229,9 @@ impl<B: Borrow<Block>, P: AsRef<Path>> BlockIter<B, P> {
         let block = self.block.borrow();
         let data = block.data();
         let end = self.next_restart.min(block.restarts_offset);
-        let mut p = self.next_off + 64;
-        while p < end {
+        // The line holding the first entry is loaded by the scan itself.
+        for p in (self.next_off + CACHE_LINE..end).step_by(CACHE_LINE) {
             std::hint::black_box(data.get(p).copied());
-            p += 64;
         }
     }
 

@@ -16,7 +16,8 @@
 # (shale's block cache in bytes, default 512 MiB: memcached runs with -m 1024 and
 # redis-server keeps everything in memory; 0 keeps the engine default of 64 MiB),
 # ENGINE (more `key = value` lines for shale's [engine] config section, e.g.
-# "write_buffer_size = 16777216"; see docs/serve.md), CARGO_TARGET_DIR (default /tmp/target-bench). Needs scripts/install-test-deps.sh.
+# "write_buffer_size = 16777216"; see docs/serve.md), CARGO_TARGET_DIR (default
+# /tmp/target-bench). Needs scripts/install-test-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000000}
